@@ -15,6 +15,7 @@ const (
 	ECodeUnauthorized      = "unauthorized"           // 401: no or bad token
 	ECodeForbidden         = "forbidden"              // 403: the token's role may not do this
 	ECodeNotFound          = "not_found"              // 404
+	ECodeMethodNotAllowed  = "method_not_allowed"     // 405
 	ECodeTooLarge          = "payload_too_large"      // 413
 	ECodeJobSubmitted      = "job_submitted"          // 409: the documents of a submitted job cannot change
 	ECodeAlreadySubmitted  = "job_already_submitted"  // 409: submit on a submitted job
@@ -34,7 +35,10 @@ type Error struct {
 	Errors     []string
 	Fields     []FieldError
 	RetryAfter time.Duration
-	Err        error
+	// Extra holds further members of the problem document, such as the job of
+	// job_already_submitted or the previous pricing of a failed price.
+	Extra map[string]any
+	Err   error
 }
 
 // FieldError is one bad field of a request.

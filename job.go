@@ -42,6 +42,31 @@ type Job struct {
 	Export    json.RawMessage // the JSON export as the platform last stored it
 }
 
+// MarshalJSON writes the job resource: Callout's state of the job, without the
+// documents.
+func (j *Job) MarshalJSON() ([]byte, error) {
+	var externalID *string
+	if j.ExternalID != "" {
+		externalID = &j.ExternalID
+	}
+	messages := j.Messages
+	if messages == nil {
+		messages = []Message{}
+	}
+	return marshal(struct {
+		ID             string     `json:"id"`
+		ManufacturerID string     `json:"manufacturer_id"`
+		CustomerID     string     `json:"customer_id"`
+		Status         JobStatus  `json:"status"`
+		SubmittedAt    *time.Time `json:"submitted_at"`
+		ExternalID     *string    `json:"external_id"`
+		Messages       []Message  `json:"messages"`
+		Pricing        *Pricing   `json:"pricing"`
+		Revision       int64      `json:"revision"`
+		UpdatedAt      time.Time  `json:"updated_at"`
+	}{j.ID, j.ManufacturerID, j.CustomerID, j.Status, j.SubmittedAt, externalID, messages, j.Pricing, j.Revision, j.UpdatedAt})
+}
+
 // Message is a message a manufacturer's webhook returned, saved on a job.
 type Message struct {
 	Text   string    `json:"text"`

@@ -1,0 +1,377 @@
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/patrickmn/go-cache"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/callout/callout"
+)
+
+// Defaults and bounds of the Auth0 token cache.
+const (
+	// DefaultFetchTimeout bounds one token request when Auth0Options leaves
+	// FetchTimeout zero.
+	DefaultFetchTimeout = 30 * time.Second
+	// DefaultTokenLifetime is how long a token is used when the endpoint
+	// gives no expires_in. It is short on purpose: such a token may expire at
+	// any moment, and a 401 from the webhook only costs one refetch.
+	DefaultTokenLifetime = 5 * time.Minute
+	// MaxTokenLifetime caps expires_in, so that a buggy or hostile endpoint
+	// cannot pin one token for ever; a token is fetched at least daily.
+	MaxTokenLifetime = 24 * time.Hour
+	// maxEarlyRefresh is the default refresh margin for long-lived tokens.
+	maxEarlyRefresh = 60 * time.Second
+	// configIdle is how long an unused credential set's config is kept. It
+	// exceeds MaxTokenLifetime, so a credential set in use never loses it.
+	configIdle = MaxTokenLifetime + time.Hour
+	// maxDescriptionRunes and maxCodeRunes bound what an endpoint can make
+	// us store in a delivery record or a log line.
+	maxDescriptionRunes = 500
+	maxCodeRunes        = 100
+	redacted            = "[redacted]"
+)
+
+// Auth0Options configure an Auth0Tokens.
+type Auth0Options struct {
+	// HTTPClient makes the token requests; pass the SSRF-safe client. Nil
+	// means http.DefaultClient.
+	HTTPClient *http.Client
+	// Now is the clock that judges expiry and early refresh. Nil means
+	// time.Now.
+	Now func() time.Time
+	// EarlyRefresh is how long before expiry a token is replaced. Zero means
+	// the smaller of 60 s and a tenth of the token's lifetime. It is capped
+	// at half the lifetime, so that a short-lived token is still reused.
+	EarlyRefresh time.Duration
+	// FetchTimeout bounds one token request. Zero means DefaultFetchTimeout.
+	FetchTimeout time.Duration
+	// OnFetch, when set, is called after every token request with its error
+	// (nil on success), for metrics. It must not block.
+	OnFetch func(err error)
+}
+
+// Auth0Tokens obtains Auth0 client-credentials tokens and shares them: one
+// token per credential set, used until shortly before it expires, and one
+// token request for any burst of callers. It is safe for concurrent use.
+type Auth0Tokens struct {
+	client       *http.Client
+	now          func() time.Time
+	early        time.Duration
+	fetchTimeout time.Duration
+	onFetch      func(error)
+
+	// base is the detached parent of every token request: a request must
+	// outlive the caller that happened to start it, and end on Close.
+	base  context.Context
+	close context.CancelFunc
+
+	group singleflight.Group
+	// mu makes Invalidate's compare-and-delete atomic with the store of a
+	// newer token.
+	mu      sync.Mutex
+	tokens  *cache.Cache // credential key → *cachedToken
+	configs *cache.Cache // credential key → *clientcredentials.Config
+}
+
+// cachedToken is one access token and the times, by the injected clock, at
+// which it should be replaced and at which it stops being valid.
+type cachedToken struct {
+	access    string
+	refreshAt time.Time
+	expiresAt time.Time
+}
+
+// NewAuth0Tokens returns an empty token cache. Call Close when done.
+func NewAuth0Tokens(o Auth0Options) *Auth0Tokens {
+	t := &Auth0Tokens{
+		client:       o.HTTPClient,
+		now:          o.Now,
+		early:        o.EarlyRefresh,
+		fetchTimeout: o.FetchTimeout,
+		onFetch:      o.OnFetch,
+		// go-cache's own expiry (by the real clock) only evicts memory;
+		// whether a token is still usable is judged by t.now.
+		tokens:  cache.New(cache.NoExpiration, 10*time.Minute),
+		configs: cache.New(cache.NoExpiration, time.Hour),
+	}
+	if t.client == nil {
+		t.client = http.DefaultClient
+	}
+	if t.now == nil {
+		t.now = time.Now
+	}
+	if t.fetchTimeout <= 0 {
+		t.fetchTimeout = DefaultFetchTimeout
+	}
+	t.base, t.close = context.WithCancel(context.Background())
+	return t
+}
+
+// Token returns an access token for the credential set a, from the cache
+// when one is fresh, otherwise from one token request shared by every
+// concurrent caller. The caller waits only until ctx is done; the request
+// itself carries on for the others, bounded by FetchTimeout. A failed
+// request is a *TokenError; it is not cached, so the next call tries again.
+func (t *Auth0Tokens) Token(ctx context.Context, a callout.Auth0) (string, error) {
+	if t.base.Err() != nil {
+		return "", errors.New("auth0 token: the token cache is closed")
+	}
+	key := credentialKey(a)
+	if tok, ok := t.cached(key, (*cachedToken).fresh); ok {
+		return tok, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return "", fmt.Errorf("auth0 token: %w", err)
+	}
+	ch := t.group.DoChan(key, func() (any, error) { return t.fetch(key, a) })
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return "", r.Err
+		}
+		return r.Val.(string), nil
+	case <-ctx.Done():
+		return "", fmt.Errorf("auth0 token: waiting for the token request: %w", ctx.Err())
+	}
+}
+
+// Invalidate drops the cached token of a if it is still token, as after the
+// webhook refused it with 401 or 403. A newer token, fetched meanwhile by
+// another caller, is kept.
+func (t *Auth0Tokens) Invalidate(a callout.Auth0, token string) {
+	key := credentialKey(a)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if v, ok := t.tokens.Get(key); ok && v.(*cachedToken).access == token {
+		t.tokens.Delete(key)
+	}
+}
+
+// Close cancels token requests in flight and forgets every token. Token
+// fails afterwards.
+func (t *Auth0Tokens) Close() {
+	t.close()
+	t.tokens.Flush()
+	t.configs.Flush()
+}
+
+func (c *cachedToken) fresh(now time.Time) bool { return now.Before(c.refreshAt) }
+func (c *cachedToken) valid(now time.Time) bool { return now.Before(c.expiresAt) }
+
+// cached returns the cached token of key if usable reports it usable now.
+func (t *Auth0Tokens) cached(key string, usable func(*cachedToken, time.Time) bool) (string, bool) {
+	v, ok := t.tokens.Get(key)
+	if !ok {
+		return "", false
+	}
+	c := v.(*cachedToken)
+	if !usable(c, t.now()) {
+		return "", false
+	}
+	return c.access, true
+}
+
+// fetch runs once per key at a time (singleflight). It requests a token and
+// caches it.
+//
+// It calls Config.Token on the long-lived config each time rather than
+// keeping the config's TokenSource: that source is an oauth2.ReuseTokenSource,
+// which judges expiry by the real clock with its own fixed margin, cannot
+// drop a token the webhook refused, and keeps the context it was created
+// with for every later refresh, so no per-request timeout could apply. Here
+// the cache, the injected clock and a fresh bounded context do those jobs.
+func (t *Auth0Tokens) fetch(key string, a callout.Auth0) (string, error) {
+	// A caller that missed the cache just before the previous fetch stored
+	// its token gets here after that fetch ended: reuse, don't refetch.
+	if tok, ok := t.cached(key, (*cachedToken).fresh); ok {
+		return tok, nil
+	}
+	ctx, cancel := context.WithTimeout(t.base, t.fetchTimeout)
+	defer cancel()
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, t.client)
+
+	start := t.now()
+	tok, err := t.config(key, a).Token(ctx)
+	if err != nil {
+		err = newTokenError(err, a.ClientSecret)
+	}
+	if t.onFetch != nil {
+		t.onFetch(err)
+	}
+	if err != nil {
+		// During the early-refresh window the old token is still valid: an
+		// Auth0 hiccup then need not fail the callout.
+		if old, ok := t.cached(key, (*cachedToken).valid); ok {
+			return old, nil
+		}
+		return "", err
+	}
+
+	life := lifetime(tok)
+	early := t.early
+	if early <= 0 {
+		early = min(maxEarlyRefresh, life/10)
+	}
+	early = min(early, life/2)
+	c := &cachedToken{access: tok.AccessToken, refreshAt: start.Add(life - early), expiresAt: start.Add(life)}
+	t.mu.Lock()
+	t.tokens.Set(key, c, life)
+	t.mu.Unlock()
+	return c.access, nil
+}
+
+// config returns the long-lived config of a credential set, creating it on
+// first use. It runs inside fetch, so never twice at once for one key.
+func (t *Auth0Tokens) config(key string, a callout.Auth0) *clientcredentials.Config {
+	if v, ok := t.configs.Get(key); ok {
+		cfg := v.(*clientcredentials.Config)
+		t.configs.Set(key, cfg, configIdle) // extend its idle expiry
+		return cfg
+	}
+	cfg := &clientcredentials.Config{
+		ClientID:       a.ClientID,
+		ClientSecret:   a.ClientSecret,
+		TokenURL:       a.TokenURL(),
+		EndpointParams: url.Values{"audience": {a.Audience}},
+		// Auth0 takes the credentials in the form; naming the style also
+		// avoids oauth2's probing, which would send a second request.
+		AuthStyle: oauth2.AuthStyleInParams,
+	}
+	t.configs.Set(key, cfg, configIdle)
+	return cfg
+}
+
+// credentialKey is the SHA-256 of the four settings, so that changing any one
+// of them uses a new token and the secret is not kept in clear as a map key.
+// Each field is length-prefixed, so that no two settings collide by moving a
+// boundary.
+func credentialKey(a callout.Auth0) string {
+	h := sha256.New()
+	var n [8]byte
+	for _, s := range [...]string{a.TenantDomain, a.ClientID, a.ClientSecret, a.Audience} {
+		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+		h.Write(n[:])
+		h.Write([]byte(s))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// lifetime is the validity the endpoint gave in expires_in, or
+// DefaultTokenLifetime when it gave none, capped at MaxTokenLifetime. It reads
+// expires_in itself because the token's Expiry was computed with the real
+// clock, not the injected one.
+func lifetime(tok *oauth2.Token) time.Duration {
+	var secs float64
+	switch v := tok.Extra("expires_in").(type) {
+	case float64:
+		secs = v
+	case int64:
+		secs = float64(v)
+	case string: // some endpoints send a JSON string
+		secs, _ = strconv.ParseFloat(strings.TrimSpace(v), 64)
+	}
+	switch {
+	case math.IsNaN(secs) || secs <= 0:
+		return DefaultTokenLifetime
+	case secs >= MaxTokenLifetime.Seconds():
+		return MaxTokenLifetime
+	}
+	return time.Duration(secs * float64(time.Second))
+}
+
+// TokenError is a failed token request. Status, Code and Description are
+// set when the endpoint answered (Code and Description are its error and
+// error_description, shortened and with the client secret redacted); Err is
+// set when no answer came, such as a refused connection, a blocked
+// destination or a timeout. It never holds the client secret.
+type TokenError struct {
+	Status      int
+	Code        string
+	Description string
+	Err         error
+}
+
+// Error returns a one-line summary such as
+// "auth0 token request failed: HTTP 403: access_denied: Unauthorized".
+func (e *TokenError) Error() string {
+	var b strings.Builder
+	b.WriteString("auth0 token request failed")
+	if e.Status != 0 {
+		fmt.Fprintf(&b, ": HTTP %d", e.Status)
+	}
+	if e.Code != "" {
+		b.WriteString(": " + e.Code)
+	}
+	if e.Description != "" {
+		b.WriteString(": " + e.Description)
+	}
+	if e.Err != nil {
+		b.WriteString(": " + e.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the transport error, so that errors.As finds, say, the
+// SSRF-safe client's blocked-destination error.
+func (e *TokenError) Unwrap() error { return e.Err }
+
+// newTokenError converts an error of clientcredentials.Config.Token.
+func newTokenError(err error, secret string) *TokenError {
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) {
+		// Transport errors name the token URL, which holds no credentials
+		// (the secret travels in the form body).
+		return &TokenError{Err: err}
+	}
+	// The RetrieveError itself is not kept: its text includes the response
+	// body, where a hostile endpoint could echo the secret.
+	te := &TokenError{
+		Code:        clean(re.ErrorCode, secret, maxCodeRunes),
+		Description: clean(re.ErrorDescription, secret, maxDescriptionRunes),
+	}
+	if re.Response != nil {
+		te.Status = re.Response.StatusCode
+	}
+	return te
+}
+
+// clean makes text from the endpoint safe to store and log: valid UTF-8,
+// without the secret in clear or form-encoded, at most max runes (the last an
+// ellipsis when shortened).
+func clean(s, secret string, max int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if secret != "" {
+		s = strings.ReplaceAll(s, secret, redacted)
+		if q := url.QueryEscape(secret); q != secret {
+			s = strings.ReplaceAll(s, q, redacted)
+		}
+	}
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	n := 0
+	for i := range s {
+		if n == max-1 {
+			return s[:i] + "…"
+		}
+		n++
+	}
+	return s
+}

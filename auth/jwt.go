@@ -1,0 +1,203 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/callout/callout"
+)
+
+// Role is what an API token may do.
+type Role string
+
+// The roles of SPEC §6: platform acts for every manufacturer, admin configures
+// its own manufacturer, app stores and submits its own manufacturer's jobs.
+const (
+	RolePlatform Role = "platform"
+	RoleAdmin    Role = "admin"
+	RoleApp      Role = "app"
+)
+
+// Valid reports whether r is one of the three roles.
+func (r Role) Valid() bool { return r == RolePlatform || r == RoleAdmin || r == RoleApp }
+
+// scoped reports whether tokens of role r belong to one manufacturer.
+func (r Role) scoped() bool { return r == RoleAdmin || r == RoleApp }
+
+// Leeway is the clock skew tolerated on exp, nbf and iat, so that a token
+// minted on a host whose clock is slightly ahead is not refused.
+const Leeway = 30 * time.Second
+
+// MaxTokenLength bounds the tokens Verify will parse, so that a huge header
+// cannot make the server decode megabytes of base64 and JSON.
+const MaxTokenLength = 8 << 10
+
+// algorithm is the only signing algorithm accepted or produced.
+const algorithm = "HS256"
+
+// Claims are the claims of an API token.
+type Claims struct {
+	Role         Role   `json:"role"`
+	Manufacturer string `json:"mfr,omitempty"`
+	jwt.RegisteredClaims
+}
+
+// CanAccess reports whether the token may see anything of the manufacturer:
+// a platform token sees every manufacturer, an admin or app token only its
+// own. Callers answer 404 when it may not, so that other tenants stay
+// invisible.
+func (c *Claims) CanAccess(manufacturerID string) bool {
+	switch c.Role {
+	case RolePlatform:
+		return true
+	case RoleAdmin, RoleApp:
+		return c.Manufacturer != "" && c.Manufacturer == manufacturerID
+	default:
+		return false
+	}
+}
+
+// check validates the claims Callout adds to the registered ones.
+func (c *Claims) check() error {
+	switch {
+	case !c.Role.Valid():
+		return unauthorized("the token's role must be platform, admin or app", nil)
+	case c.Role.scoped() && c.Manufacturer == "":
+		return unauthorized("an admin or app token needs an mfr claim", nil)
+	case c.Role.scoped() && !callout.ValidID(c.Manufacturer):
+		return unauthorized("the token's mfr claim must be a manufacturer id: 1 to 64 letters, digits, '.', '_' or '-'", nil)
+	case c.Role == RolePlatform && c.Manufacturer != "":
+		// A platform token acts for every manufacturer; one naming a
+		// manufacturer is ambiguous, and refusing it is the safe reading.
+		return unauthorized("a platform token must not have an mfr claim", nil)
+	}
+	return nil
+}
+
+// Verifier checks API tokens. It is safe for concurrent use.
+type Verifier struct {
+	secret []byte
+	parser *jwt.Parser
+}
+
+// NewVerifier returns a Verifier of HS256 tokens signed with secret, judging
+// exp, nbf and iat by now (nil: time.Now). With an empty secret every token
+// is refused.
+func NewVerifier(secret []byte, now func() time.Time) *Verifier {
+	if now == nil {
+		now = time.Now
+	}
+	return &Verifier{
+		secret: append([]byte(nil), secret...),
+		parser: jwt.NewParser(
+			// Naming the one algorithm refuses alg none and the classic
+			// RS256-public-key-as-HMAC-secret confusion alike.
+			jwt.WithValidMethods([]string{algorithm}),
+			jwt.WithExpirationRequired(),
+			jwt.WithIssuedAt(),
+			jwt.WithTimeFunc(now),
+			jwt.WithLeeway(Leeway),
+		),
+	}
+}
+
+// Verify checks token's signature, algorithm, times and claims and returns
+// its claims. Every failure is an *callout.Error with code unauthorized and a
+// message safe to show the caller; neither ever contains the token.
+func (v *Verifier) Verify(token string) (*Claims, error) {
+	if len(token) > MaxTokenLength {
+		return nil, unauthorized(fmt.Sprintf("the token is longer than %d bytes", MaxTokenLength), nil)
+	}
+	claims := &Claims{}
+	parsed, err := v.parser.ParseWithClaims(token, claims, v.key)
+	if err != nil {
+		return nil, parseError(parsed, err)
+	}
+	if err := claims.check(); err != nil {
+		return nil, err
+	}
+	return claims, nil
+}
+
+var errNoSecret = errors.New("no JWT secret is configured")
+
+func (v *Verifier) key(*jwt.Token) (any, error) {
+	if len(v.secret) == 0 {
+		return nil, errNoSecret
+	}
+	return v.secret, nil
+}
+
+// parseError turns a jwt error into the most specific public message. The
+// library's error is kept as the internal cause: it names what failed, never
+// the token itself.
+func parseError(parsed *jwt.Token, err error) error {
+	var msg string
+	switch {
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		msg = "the token is not a well-formed JWT"
+	case parsed != nil && parsed.Header["alg"] != algorithm:
+		// Checked before the signature: the library reports a refused
+		// algorithm as an invalid signature, which would mislead.
+		msg = "the token's algorithm must be " + algorithm
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		msg = "the token's signature is invalid"
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		msg = "the token has no exp claim"
+	case errors.Is(err, jwt.ErrTokenExpired):
+		msg = "the token has expired"
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		msg = "the token is not valid yet"
+	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		msg = "the token's iat claim is in the future"
+	case errors.Is(err, jwt.ErrTokenUnverifiable):
+		msg = "the token cannot be verified"
+	default:
+		msg = "the token is invalid"
+	}
+	return unauthorized(msg, err)
+}
+
+func unauthorized(msg string, cause error) *callout.Error {
+	return &callout.Error{Code: callout.ECodeUnauthorized, Message: msg, Err: cause}
+}
+
+// Mint returns an HS256 token for role, valid for ttl from now. manufacturer
+// is required for admin and app tokens and must be empty for platform ones.
+// Invalid arguments give a validation_failed *callout.Error.
+func Mint(secret []byte, role Role, manufacturer string, ttl time.Duration, now time.Time) (string, error) {
+	var fe callout.FieldErrors
+	if len(secret) == 0 {
+		fe.Add("secret", "is required")
+	}
+	switch {
+	case !role.Valid():
+		fe.Add("role", "must be platform, admin or app")
+	case role.scoped() && !callout.ValidID(manufacturer):
+		fe.Add("manufacturer", "must be a manufacturer id (1 to 64 letters, digits, '.', '_' or '-') for an %s token", role)
+	case role == RolePlatform && manufacturer != "":
+		fe.Add("manufacturer", "must be empty for a platform token")
+	}
+	if ttl <= 0 {
+		fe.Add("ttl", "must be positive")
+	}
+	if err := fe.Err(); err != nil {
+		return "", err
+	}
+	claims := Claims{
+		Role:         role,
+		Manufacturer: manufacturer,
+		RegisteredClaims: jwt.RegisteredClaims{
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+		},
+	}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
+	if err != nil {
+		return "", fmt.Errorf("sign %s token: %w", role, err)
+	}
+	return s, nil
+}

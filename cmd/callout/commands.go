@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/callout/callout/auth"
+	"github.com/callout/callout/config"
+	"github.com/callout/callout/server"
+	"github.com/callout/callout/secret"
+	"github.com/callout/callout/store"
+)
+
+// load parses the command's flags and layers the configuration.
+func load(fs *pflag.FlagSet, args, environ []string) (*config.Config, error) {
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	return config.Load(fs, environ)
+}
+
+// serve runs the gateway until ctx ends. ready, when not nil, is told the
+// address it listens on (tests listen on port 0).
+func serve(ctx context.Context, args, environ []string, stderr io.Writer, ready func(net.Addr)) error {
+	fs := config.Flags("serve")
+	fs.SetOutput(stderr)
+	cfg, err := load(fs, args, environ)
+	if err != nil {
+		return err
+	}
+	secrets, err := cfg.Prepare()
+	if err != nil {
+		return err
+	}
+	log := server.NewLogger(cfg, stderr)
+	a, err := server.New(ctx, cfg, secrets, log, version)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
+	}
+	if cfg.Dev {
+		log.Warn("development mode: private networks and plain http allowed; mint a token with: callout token --dev --role platform")
+	}
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	return a.Serve(ctx, ln)
+}
+
+// migrate applies the schema migrations and exits.
+func migrate(ctx context.Context, args, environ []string, stdout io.Writer) error {
+	fs := config.Flags("migrate")
+	fs.SetOutput(stdout)
+	cfg, err := load(fs, args, environ)
+	if err != nil {
+		return err
+	}
+	secrets, err := cfg.Prepare()
+	if err != nil {
+		return err
+	}
+	box, err := secret.NewBox(secrets.SecretKey)
+	if err != nil {
+		return err
+	}
+	// Open applies every pending migration.
+	st, err := store.Open(ctx, store.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, Sealer: box})
+	if err != nil {
+		return fmt.Errorf("migrating: %w", err)
+	}
+	defer st.Close()
+	fmt.Fprintf(stdout, "callout: %s schema is up to date\n", st.Dialect())
+	return nil
+}
+
+// token mints an API token signed with the configured JWT secret.
+func token(args, environ []string, stdout io.Writer) error {
+	fs := config.Flags("token")
+	fs.SetOutput(stdout)
+	role := fs.String("role", "", "the token's role: platform, admin or app")
+	mfr := fs.String("manufacturer", "", "the manufacturer id (required for admin and app)")
+	ttl := fs.Duration("ttl", time.Hour, "how long the token is valid")
+	cfg, err := load(fs, args, environ)
+	if err != nil {
+		return err
+	}
+	if *role == "" {
+		return errors.New("--role is required: platform, admin or app")
+	}
+	secrets, err := cfg.Prepare()
+	if err != nil {
+		return err
+	}
+	tok, err := auth.Mint(secrets.JWTSecret, auth.Role(*role), *mfr, *ttl, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, tok)
+	return nil
+}

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/callout/callout/auth"
+	"github.com/callout/callout/config"
+	"github.com/callout/callout/server"
+	"github.com/callout/callout/payload"
+)
+
+// demo starts Callout on a temporary SQLite store next to a sample
+// manufacturer webhook, and walks one pricing and one submission through it,
+// printing every request and answer.
+func demo(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "callout-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	cfg := config.Default()
+	cfg.Dev, cfg.DataDir, cfg.LogLevel = true, dir, "error"
+	secrets, err := cfg.Prepare()
+	if err != nil {
+		return err
+	}
+	a, err := server.New(ctx, cfg, secrets, server.NewLogger(cfg, io.Discard), version)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	mfr, err := startManufacturer(stdout)
+	if err != nil {
+		return err
+	}
+	defer mfr.Close()
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() { _ = a.Serve(sctx, ln) }()
+
+	w := &walk{out: stdout, base: "http://" + ln.Addr().String(), secret: secrets.JWTSecret}
+	hook := "http://" + mfr.Addr
+	export, job, customer := payload.Sample()
+	steps := []struct {
+		note, method, path string
+		role               auth.Role
+		body               any
+	}{
+		{"The platform creates manufacturer 103.", "PUT", "/v1/manufacturers/103", auth.RolePlatform, map[string]string{"name": "Example Cabinets"}},
+		{"Its administrator points the pricing webhook at the manufacturer's ERP, with a bearer token.", "PUT", "/v1/manufacturers/103/webhooks/pricing", auth.RoleAdmin,
+			map[string]any{"url": hook + "/pricing", "auth": map[string]any{"type": "bearer", "bearer_token": "demo-token-not-shown"}}},
+		{"And the submission webhook.", "PUT", "/v1/manufacturers/103/webhooks/submission", auth.RoleAdmin,
+			map[string]any{"url": hook + "/submit", "auth": map[string]any{"type": "bearer", "bearer_token": "demo-token-not-shown"}}},
+		{"The order-entry app stores the customer…", "PUT", "/v1/manufacturers/103/customers/27465", auth.RoleApp, json.RawMessage(customer)},
+		{"…and the job with its export.", "PUT", "/v1/manufacturers/103/jobs/338167", auth.RoleApp,
+			map[string]json.RawMessage{"job": job, "export": export}},
+		{"The cart asks for a live price: Callout calls the pricing webhook.", "POST", "/v1/manufacturers/103/jobs/338167/price", auth.RoleApp, nil},
+		{"The customer submits the job: Callout calls the submission webhook.", "POST", "/v1/manufacturers/103/jobs/338167/submit", auth.RoleApp, nil},
+		{"Submitting again is refused: the job is submitted.", "POST", "/v1/manufacturers/103/jobs/338167/submit", auth.RoleApp, nil},
+		{"The administrator reads the record of every call.", "GET", "/v1/manufacturers/103/deliveries?limit=5", auth.RoleAdmin, nil},
+	}
+	for _, s := range steps {
+		if err := w.step(ctx, s.note, s.method, s.path, s.role, s.body); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(stdout, "\nDone. Run `callout serve --dev` to start Callout yourself.")
+	return nil
+}
+
+// walk sends the demo's requests and prints them.
+type walk struct {
+	out    io.Writer
+	base   string
+	secret []byte
+}
+
+func (w *walk) step(ctx context.Context, note, method, path string, role auth.Role, body any) error {
+	tok, err := auth.Mint(w.secret, role, "103", time.Hour, time.Now())
+	if err != nil {
+		return err
+	}
+	var rd io.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, w.base+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	fmt.Fprintf(w.out, "\n# %s\n> %s %s (as %s)\n", note, method, path, role)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	var pretty bytes.Buffer
+	if json.Indent(&pretty, data, "  ", "  ") != nil {
+		pretty.Write(data)
+	}
+	fmt.Fprintf(w.out, "< %s\n  %s\n", resp.Status, pretty.String())
+	return nil
+}
+
+// manufacturer is the demo's sample manufacturer webhook.
+type manufacturer struct {
+	Addr string
+	srv  *http.Server
+}
+
+func (m *manufacturer) Close() error { return m.srv.Close() }
+
+func startManufacturer(out io.Writer) (*manufacturer, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	answer := func(body string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			n, _ := io.Copy(io.Discard, r.Body)
+			fmt.Fprintf(out, "  [manufacturer] %s %s: %d-byte payload, Idempotency-Key %q, X-Request-Id %q\n",
+				r.Method, r.URL.Path, n, r.Header.Get("Idempotency-Key"), r.Header.Get("X-Request-Id"))
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, body)
+		}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST /pricing", answer(`{"success": true, "cost": 1234.56, "message": "10% first order discount applied",
+		"breakdown": [{"name": "Discounts", "collapse": true, "items": [{"name": "10% First Order Discount", "cost": -123.46}]}, {"name": "Tax", "cost": 101.01}]}`))
+	mux.Handle("POST /submit", answer(`{"success": true, "message": "Order #123456", "id": "JPS-990495"}`))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(slog.DiscardHandler, slog.LevelError)}
+	go func() { _ = srv.Serve(ln) }()
+	return &manufacturer{Addr: ln.Addr().String(), srv: srv}, nil
+}

@@ -1,0 +1,278 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/callout/callout/auth"
+)
+
+// The tests here run Callout as a real process: the test binary re-executes
+// itself as `callout serve` when this variable is set.
+const childEnv = "CALLOUT_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "serve" {
+		ctx, stop := context.WithCancel(context.Background())
+		defer stop()
+		go func() {
+			// The parent closing our stdin means it is gone: stop too.
+			_, _ = io.Copy(io.Discard, os.Stdin)
+			stop()
+		}()
+		err := serve(ctx, nil, os.Environ(), os.Stderr, func(a net.Addr) {
+			fmt.Printf("listening %s\n", a)
+		})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "callout:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// testJWTSecret signs the API tokens of the process tests.
+const testJWTSecret = "process-test-jwt-secret-0123456789abcdef"
+
+// process is a Callout process serving on a data directory.
+type process struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	url    string
+	stderr *lockedBuffer
+	stdin  io.WriteCloser
+}
+
+// startProcess starts `callout serve` on dataDir with the extra environment.
+func startProcess(t *testing.T, dataDir string, env ...string) *process {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(),
+		childEnv+"=serve",
+		"CALLOUT_LISTEN=127.0.0.1:0",
+		"CALLOUT_DATA_DIR="+dataDir,
+		"CALLOUT_JWT_SECRET="+testJWTSecret,
+		"CALLOUT_ALLOW_PRIVATE_NETWORKS=true",
+		"CALLOUT_ALLOW_INSECURE_HTTP=true",
+		"CALLOUT_LOG_LEVEL=debug",
+	)
+	cmd.Env = append(cmd.Env, env...)
+	p := &process{t: t, cmd: cmd, stderr: &lockedBuffer{}}
+	cmd.Stderr = p.stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.stdin, err = cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.kill)
+	lines := bufio.NewScanner(stdout)
+	addr := make(chan string, 1)
+	go func() {
+		for lines.Scan() {
+			if a, ok := strings.CutPrefix(lines.Text(), "listening "); ok {
+				addr <- a
+			}
+		}
+		close(addr)
+	}()
+	select {
+	case a, ok := <-addr:
+		if !ok {
+			t.Fatalf("callout exited before listening:\n%s", p.stderr)
+		}
+		p.url = "http://" + a
+	case <-time.After(30 * time.Second):
+		t.Fatalf("callout did not start:\n%s", p.stderr)
+	}
+	return p
+}
+
+// kill ends the process at once, as a crash or an OOM kill would.
+func (p *process) kill() {
+	if p.cmd.ProcessState == nil {
+		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+		_ = p.cmd.Wait()
+	}
+}
+
+// call sends a request as role for manufacturer 103.
+func (p *process) call(role auth.Role, method, path string, body string) (int, []byte) {
+	p.t.Helper()
+	mfr := "103"
+	if role == auth.RolePlatform {
+		mfr = ""
+	}
+	tok, err := auth.Mint([]byte(testJWTSecret), role, mfr, time.Hour, time.Now())
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	req, err := http.NewRequest(method, p.url+path, strings.NewReader(body))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return resp.StatusCode, data
+}
+
+// must calls and fails the test unless the status is want.
+func (p *process) must(want int, role auth.Role, method, path, body string) []byte {
+	p.t.Helper()
+	status, data := p.call(role, method, path, body)
+	if status != want {
+		p.t.Fatalf("%s %s: %d, want %d\n%s\nlogs:\n%s", method, path, status, want, data, p.stderr)
+	}
+	return data
+}
+
+// seedDocs returns seed 001's example documents.
+func seedDocs(t *testing.T) (export, job, customer string) {
+	read := func(name string) string {
+		data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "seed001", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(bytes.TrimSpace(data))
+	}
+	return read("export.json"), read("job.json"), read("customer.json")
+}
+
+// setUp configures manufacturer 103 with a submission webhook at url, and
+// stores the seed's customer and job.
+func setUp(p *process, url, webhookAuth string) {
+	p.must(201, auth.RolePlatform, "PUT", "/v1/manufacturers/103", `{"name": "Example Cabinets"}`)
+	p.must(200, auth.RoleAdmin, "PUT", "/v1/manufacturers/103/webhooks/submission",
+		`{"url": "`+url+`", "auth": `+webhookAuth+`}`)
+	export, job, customer := seedDocs(p.t)
+	p.must(200, auth.RoleApp, "PUT", "/v1/manufacturers/103/customers/27465", customer)
+	p.must(200, auth.RoleApp, "PUT", "/v1/manufacturers/103/jobs/338167", `{"job": `+job+`, "export": `+export+`}`)
+}
+
+// TestKilledAfterSubmit kills Callout right after it answered a submission
+// 200, and finds the job submitted with its external id after a restart.
+func TestKilledAfterSubmit(t *testing.T) {
+	mfr := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"success": true, "id": "JPS-990495", "message": "Order #123456"}`)
+	}))
+	defer mfr.Close()
+	dir := t.TempDir()
+	p := startProcess(t, dir)
+	setUp(p, mfr.URL, `{"type": "none"}`)
+	p.must(200, auth.RoleApp, "POST", "/v1/manufacturers/103/jobs/338167/submit", "")
+	p.kill()
+
+	p = startProcess(t, dir)
+	var job struct {
+		Status     string `json:"status"`
+		ExternalID string `json:"external_id"`
+		Messages   []struct {
+			Text string `json:"text"`
+		} `json:"messages"`
+	}
+	if err := json.Unmarshal(p.must(200, auth.RoleApp, "GET", "/v1/manufacturers/103/jobs/338167", ""), &job); err != nil {
+		t.Fatal(err)
+	}
+	if job.Status != "submitted" || job.ExternalID != "JPS-990495" || len(job.Messages) != 1 || job.Messages[0].Text != "Order #123456" {
+		t.Fatalf("after restart: %+v", job)
+	}
+}
+
+// TestSecretsNeverInClear reads every byte Callout wrote (its responses, its
+// logs, its data directory) and finds no webhook secret in clear, even when a
+// manufacturer echoes the Authorization header back.
+func TestSecretsNeverInClear(t *testing.T) {
+	const bearer = "bearer-token-9f86d081884c7d65"
+	const signing = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadGateway)
+		fmt.Fprintf(w, `{"errors": ["you sent %s"]}`, r.Header.Get("Authorization"))
+	}))
+	defer echo.Close()
+	dir := t.TempDir()
+	p := startProcess(t, dir)
+	var seen bytes.Buffer
+	record := func(data []byte) { seen.Write(data); seen.WriteByte('\n') }
+
+	setUp(p, echo.URL, `{"type": "bearer", "bearer_token": "`+bearer+`"}`)
+	record(p.must(200, auth.RoleAdmin, "PATCH", "/v1/manufacturers/103/webhooks/submission", `{"signing_secret": "`+signing+`"}`))
+	record(p.must(200, auth.RoleAdmin, "GET", "/v1/manufacturers/103/webhooks/submission", ""))
+	_, data := p.call(auth.RoleApp, "POST", "/v1/manufacturers/103/jobs/338167/submit", "")
+	record(data)
+	record(p.must(200, auth.RoleAdmin, "POST", "/v1/manufacturers/103/webhooks/submission/test", ""))
+	record(p.must(200, auth.RoleAdmin, "GET", "/v1/manufacturers/103/deliveries", ""))
+	// An invalid config echoes nothing of what it was given either.
+	_, data = p.call(auth.RoleAdmin, "PUT", "/v1/manufacturers/103/webhooks/pricing",
+		`{"url": "ftp://x", "auth": {"type": "bearer", "bearer_token": "`+bearer+"\n"+`"}}`)
+	record(data)
+	p.kill()
+	seen.WriteString(p.stderr.String())
+
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		record(data)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(seen.String(), "you sent") {
+		// The echo must have reached Callout, or the test proves nothing.
+		t.Fatalf("the manufacturer's echo was not seen: %.2000s", seen.String())
+	}
+	for _, s := range []string{bearer, strings.TrimPrefix(signing, "whsec_")} {
+		if i := strings.Index(seen.String(), s); i >= 0 {
+			t.Errorf("secret %q in clear: …%s…", s[:8], seen.String()[max(0, i-200):i])
+		}
+	}
+}
+
+// lockedBuffer collects a child's output.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}

@@ -1,0 +1,229 @@
+// Package config reads Callout's settings: built-in defaults, then an optional
+// YAML file, then CALLOUT_* environment variables, then command-line flags,
+// each layer overriding the one before. It validates them and prepares the
+// secrets the server needs, generating them in the data directory where the
+// specification allows.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/callout/callout/secret"
+)
+
+// Defaults. They are named so that documentation and tests can refer to them.
+const (
+	DefaultListen            = "127.0.0.1:8080"
+	DefaultDataDir           = "./data"
+	DefaultMaxRequestBytes   = 16 << 20
+	DefaultMaxPayloadBytes   = 16 << 20
+	DefaultMaxResponseBytes  = 1 << 20
+	DefaultDeliveryRetention = 30 * 24 * time.Hour
+	// DefaultShutdownTimeout outlasts the longest webhook timeout (60 s), so
+	// that a callout in flight at SIGTERM can finish and be recorded.
+	DefaultShutdownTimeout = 65 * time.Second
+	DefaultSubmissionLease = 2 * time.Minute
+	DefaultLogLevel        = "info"
+	DefaultLogFormat       = "json"
+)
+
+// MinJWTSecretBytes is the shortest JWT secret accepted: HS256 wants a key at
+// least as long as its 32-byte output.
+const MinJWTSecretBytes = 32
+
+// Config holds every setting of a Callout process. The comment on each field
+// names its environment variable; its YAML key is the same name in lower case
+// without the CALLOUT_ prefix (DB settings nest under db:).
+type Config struct {
+	// Listen is the address the HTTP server listens on (CALLOUT_LISTEN, --listen).
+	Listen string
+	// DataDir holds the embedded database and generated key files
+	// (CALLOUT_DATA_DIR, --data-dir).
+	DataDir string
+	// DatabaseURL selects PostgreSQL when set; empty means the embedded SQLite
+	// database in DataDir (CALLOUT_DATABASE_URL, --database-url).
+	DatabaseURL string
+	// JWTSecret signs and verifies API tokens (CALLOUT_JWT_SECRET). It has no
+	// flag because command lines are visible to every local user.
+	JWTSecret string
+	// SecretKey is the base64 of the 32-byte key that seals webhook secrets at
+	// rest (CALLOUT_SECRET_KEY).
+	SecretKey string
+	// AllowPrivateNetworks lets webhooks reach loopback and private addresses
+	// (CALLOUT_ALLOW_PRIVATE_NETWORKS, --allow-private-networks).
+	AllowPrivateNetworks bool
+	// AllowInsecureHTTP lets webhook URLs use plain http
+	// (CALLOUT_ALLOW_INSECURE_HTTP, --allow-insecure-http).
+	AllowInsecureHTTP bool
+	// Dev turns on development mode (CALLOUT_DEV, --dev): it implies both
+	// Allow* settings, and Prepare generates a JWT secret in DataDir.
+	Dev bool
+	// MaxRequestBytes caps inbound request bodies (CALLOUT_MAX_REQUEST_BYTES).
+	MaxRequestBytes int64
+	// MaxPayloadBytes caps the payload sent to a webhook (CALLOUT_MAX_PAYLOAD_BYTES).
+	MaxPayloadBytes int64
+	// MaxResponseBytes caps how much of a manufacturer's answer is read
+	// (CALLOUT_MAX_RESPONSE_BYTES).
+	MaxResponseBytes int64
+	// DeliveryRetention is how long delivery records are kept
+	// (CALLOUT_DELIVERY_RETENTION).
+	DeliveryRetention time.Duration
+	// ShutdownTimeout bounds the graceful shutdown (CALLOUT_SHUTDOWN_TIMEOUT).
+	ShutdownTimeout time.Duration
+	// SubmissionLease is how long a submission in progress holds its job
+	// before another attempt may take it over (CALLOUT_SUBMISSION_LEASE).
+	SubmissionLease time.Duration
+	// LogLevel is debug, info, warn or error (CALLOUT_LOG_LEVEL, --log-level).
+	LogLevel string
+	// LogFormat is json or text (CALLOUT_LOG_FORMAT, --log-format).
+	LogFormat string
+	// DB tunes the database connection pool; zero leaves the store's default.
+	DB DB
+}
+
+// DB holds the connection pool settings (CALLOUT_DB_*, YAML db:).
+type DB struct {
+	// MaxOpenConns is CALLOUT_DB_MAX_OPEN_CONNS.
+	MaxOpenConns int
+	// MaxIdleConns is CALLOUT_DB_MAX_IDLE_CONNS.
+	MaxIdleConns int
+	// ConnMaxLifetime is CALLOUT_DB_CONN_MAX_LIFETIME.
+	ConnMaxLifetime time.Duration
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() *Config {
+	return &Config{
+		Listen:            DefaultListen,
+		DataDir:           DefaultDataDir,
+		MaxRequestBytes:   DefaultMaxRequestBytes,
+		MaxPayloadBytes:   DefaultMaxPayloadBytes,
+		MaxResponseBytes:  DefaultMaxResponseBytes,
+		DeliveryRetention: DefaultDeliveryRetention,
+		ShutdownTimeout:   DefaultShutdownTimeout,
+		SubmissionLease:   DefaultSubmissionLease,
+		LogLevel:          DefaultLogLevel,
+		LogFormat:         DefaultLogFormat,
+	}
+}
+
+// applyDev turns on what development mode implies. It only ever loosens, so
+// that an explicit false cannot silently re-tighten a --dev run half-way.
+func (c *Config) applyDev() {
+	if c.Dev {
+		c.AllowPrivateNetworks = true
+		c.AllowInsecureHTTP = true
+	}
+}
+
+// Validate reports every invalid setting, one per line, each named by its
+// environment variable. It never quotes a secret.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(env, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", env, fmt.Sprintf(format, args...)))
+	}
+
+	if err := checkListen(c.Listen); err != nil {
+		bad("CALLOUT_LISTEN", "%v", err)
+	}
+	if c.DataDir == "" {
+		bad("CALLOUT_DATA_DIR", "must not be empty")
+	}
+	if err := checkDatabaseURL(c.DatabaseURL); err != nil {
+		bad("CALLOUT_DATABASE_URL", "%v", err)
+	}
+	if n := len(c.JWTSecret); n > 0 && n < MinJWTSecretBytes {
+		bad("CALLOUT_JWT_SECRET", "too short: %d bytes, want at least %d", n, MinJWTSecretBytes)
+	}
+	if c.SecretKey != "" {
+		// ParseKey's errors describe the encoding or length, never the key.
+		if _, err := secret.ParseKey(c.SecretKey); err != nil {
+			bad("CALLOUT_SECRET_KEY", "%v", err)
+		}
+	}
+	for _, s := range []struct {
+		env string
+		n   int64
+	}{
+		{"CALLOUT_MAX_REQUEST_BYTES", c.MaxRequestBytes},
+		{"CALLOUT_MAX_PAYLOAD_BYTES", c.MaxPayloadBytes},
+		{"CALLOUT_MAX_RESPONSE_BYTES", c.MaxResponseBytes},
+	} {
+		if s.n <= 0 {
+			bad(s.env, "must be a positive number of bytes, got %d", s.n)
+		}
+	}
+	for _, d := range []struct {
+		env string
+		d   time.Duration
+	}{
+		{"CALLOUT_DELIVERY_RETENTION", c.DeliveryRetention},
+		{"CALLOUT_SHUTDOWN_TIMEOUT", c.ShutdownTimeout},
+		{"CALLOUT_SUBMISSION_LEASE", c.SubmissionLease},
+	} {
+		if d.d <= 0 {
+			bad(d.env, "must be a positive duration, got %s", d.d)
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("CALLOUT_LOG_LEVEL", "%q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "json", "text":
+	default:
+		bad("CALLOUT_LOG_FORMAT", "%q is not one of json, text", c.LogFormat)
+	}
+	if c.DB.MaxOpenConns < 0 {
+		bad("CALLOUT_DB_MAX_OPEN_CONNS", "must not be negative, got %d", c.DB.MaxOpenConns)
+	}
+	if c.DB.MaxIdleConns < 0 {
+		bad("CALLOUT_DB_MAX_IDLE_CONNS", "must not be negative, got %d", c.DB.MaxIdleConns)
+	}
+	if c.DB.ConnMaxLifetime < 0 {
+		bad("CALLOUT_DB_CONN_MAX_LIFETIME", "must not be negative, got %s", c.DB.ConnMaxLifetime)
+	}
+	return errors.Join(errs...)
+}
+
+// checkListen accepts host:port with a numeric port; the host may be empty
+// (all interfaces) and the port 0 (any free port, for tests).
+func checkListen(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", addr)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("%q: port %q is not a number from 0 to 65535", addr, port)
+	}
+	return nil
+}
+
+// checkDatabaseURL accepts "" (embedded SQLite) or a PostgreSQL URL. Its
+// errors never include the URL, which may carry a password.
+func checkDatabaseURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		// Parse errors quote the URL or a piece of it, which may be the
+		// password: give none of their detail.
+		return errors.New("not a valid URL (special characters in the user name or password must be percent-encoded)")
+	}
+	switch u.Scheme {
+	case "postgres", "postgresql":
+		return nil
+	case "":
+		return errors.New("want a postgres:// or postgresql:// URL, or nothing for the embedded SQLite database")
+	default:
+		return fmt.Errorf("scheme %q is not supported: want postgres:// or postgresql://, or nothing for the embedded SQLite database", u.Scheme)
+	}
+}

@@ -1,0 +1,204 @@
+// Package gateway is Callout's HTTP API: the routes of SPEC §6 on Echo, inbound
+// authentication and tenancy, request ids, problem+json errors, health and
+// metrics. It holds no business rules: those live in submission, pricing and
+// the root package.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/callout/callout"
+	"github.com/callout/callout/auth"
+	"github.com/callout/callout/dispatch"
+	"github.com/callout/callout/pricing"
+	"github.com/callout/callout/submission"
+)
+
+// Store is what the gateway reads and writes directly.
+type Store interface {
+	Ping(ctx context.Context) error
+	PutManufacturer(ctx context.Context, id, name string) (*callout.Manufacturer, bool, error)
+	GetManufacturer(ctx context.Context, id string) (*callout.Manufacturer, error)
+	PutWebhook(ctx context.Context, w *callout.Webhook) error
+	GetWebhook(ctx context.Context, manufacturerID string, kind callout.Kind) (*callout.Webhook, error)
+	DeleteWebhook(ctx context.Context, manufacturerID string, kind callout.Kind) error
+	PutCustomer(ctx context.Context, c *callout.Customer) error
+	GetCustomer(ctx context.Context, manufacturerID, customerID string) (*callout.Customer, error)
+	PutJob(ctx context.Context, j *callout.Job, inline *callout.Customer) error
+	GetJob(ctx context.Context, manufacturerID, jobID string) (*callout.Job, error)
+	InsertDelivery(ctx context.Context, d *callout.Delivery) error
+	ListDeliveries(ctx context.Context, f callout.DeliveryFilter) ([]*callout.Delivery, string, error)
+	GetDelivery(ctx context.Context, manufacturerID, id string) (*callout.Delivery, error)
+}
+
+// Submitter submits jobs; *submission.Service is one.
+type Submitter interface {
+	Submit(ctx context.Context, r submission.Request) (*submission.Reply, error)
+}
+
+// Pricer prices jobs; *pricing.Service is one.
+type Pricer interface {
+	Price(ctx context.Context, r pricing.Request) (*pricing.Quote, error)
+}
+
+// Metrics records HTTP requests; *metrics.Metrics is one.
+type Metrics interface {
+	HTTPRequest(method, route string, status int, d time.Duration)
+}
+
+// DefaultMaxBodyBytes bounds an inbound request body.
+const DefaultMaxBodyBytes = 16 << 20
+
+// Options configure a Server.
+type Options struct {
+	Store      Store
+	Submitter  Submitter
+	Pricer     Pricer
+	Dispatcher *dispatch.Dispatcher // for the webhook test route
+	Verifier   *auth.Verifier
+	Policy     callout.URLPolicy
+	// MaxBodyBytes bounds inbound bodies; larger ones get 413.
+	MaxBodyBytes int64
+	Logger       *slog.Logger
+	Metrics      Metrics             // nil for none
+	Gatherer     prometheus.Gatherer // served on /metrics; nil for none
+	Now          func() time.Time
+}
+
+// Server is the HTTP API.
+type Server struct {
+	echo    *echo.Echo
+	store   Store
+	submit  Submitter
+	price   Pricer
+	tester  *dispatch.Dispatcher
+	verify  *auth.Verifier
+	policy  callout.URLPolicy
+	maxBody int64
+	log     *slog.Logger
+	metrics Metrics
+	now     func() time.Time
+}
+
+// New returns a Server with every route registered.
+func New(o Options) *Server {
+	s := &Server{
+		echo:    echo.New(),
+		store:   o.Store,
+		submit:  o.Submitter,
+		price:   o.Pricer,
+		tester:  o.Dispatcher,
+		verify:  o.Verifier,
+		policy:  o.Policy,
+		maxBody: o.MaxBodyBytes,
+		log:     o.Logger,
+		metrics: o.Metrics,
+		now:     o.Now,
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxBodyBytes
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	e := s.echo
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(s.requestID, s.observe, s.recover)
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	if o.Gatherer != nil {
+		e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})))
+	}
+
+	v1 := e.Group("/v1", s.authenticate)
+	m := v1.Group("/manufacturers/:m", s.tenant)
+	m.PUT("", s.putManufacturer, allow(auth.RolePlatform))
+	m.GET("", s.getManufacturer, allow(auth.RolePlatform, auth.RoleAdmin))
+
+	m.PUT("/webhooks/:kind", s.putWebhook, allow(auth.RoleAdmin))
+	m.PATCH("/webhooks/:kind", s.patchWebhook, allow(auth.RoleAdmin))
+	m.GET("/webhooks/:kind", s.getWebhook, allow(auth.RoleAdmin))
+	m.DELETE("/webhooks/:kind", s.deleteWebhook, allow(auth.RoleAdmin))
+	m.POST("/webhooks/:kind/test", s.testWebhook, allow(auth.RoleAdmin))
+
+	m.GET("/deliveries", s.listDeliveries, allow(auth.RoleAdmin))
+	m.GET("/deliveries/:id", s.getDelivery, allow(auth.RoleAdmin))
+
+	m.PUT("/customers/:c", s.putCustomer, allow(auth.RoleApp))
+	m.GET("/customers/:c", s.getCustomer, allow(auth.RoleApp, auth.RoleAdmin))
+	m.PUT("/jobs/:j", s.putJob, allow(auth.RoleApp))
+	m.GET("/jobs/:j", s.getJob, allow(auth.RoleApp, auth.RoleAdmin))
+	m.POST("/jobs/:j/submit", s.submitJob, allow(auth.RoleApp))
+	m.POST("/jobs/:j/price", s.priceJob, allow(auth.RoleApp))
+	return s
+}
+
+// ServeHTTP serves the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		return &callout.Error{Code: callout.ECodeUnavailable, Message: "the database is not reachable", Err: err}
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// handleError answers every error as an RFC 9457 problem document.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		err = fromEcho(he)
+	}
+	p := callout.NewProblem(err)
+	if p.Status >= 500 {
+		s.log.ErrorContext(c.Request().Context(), "request failed", "method", c.Request().Method, "path", c.Path(), "code", p.Code, "error", err)
+	}
+	if p.RetryAfter > 0 {
+		c.Response().Header().Set("Retry-After", itoa(p.RetryAfter))
+	}
+	body, merr := p.MarshalJSON()
+	if merr != nil {
+		s.log.ErrorContext(c.Request().Context(), "writing a problem", "error", merr)
+		return
+	}
+	if werr := c.Blob(p.Status, "application/problem+json", body); werr != nil {
+		s.log.DebugContext(c.Request().Context(), "writing a response", "error", werr)
+	}
+}
+
+// fromEcho turns Echo's own errors (no route, wrong method) into ours.
+func fromEcho(he *echo.HTTPError) error {
+	switch he.Code {
+	case http.StatusNotFound:
+		return callout.Errorf(callout.ECodeNotFound, "no such route")
+	case http.StatusMethodNotAllowed:
+		return callout.Errorf(callout.ECodeMethodNotAllowed, "method not allowed on this route")
+	case http.StatusRequestEntityTooLarge:
+		return callout.Errorf(callout.ECodeTooLarge, "the request body is too large")
+	case http.StatusUnauthorized:
+		return callout.Errorf(callout.ECodeUnauthorized, "authentication required")
+	}
+	return &callout.Error{Code: callout.ECodeInternal, Err: he}
+}

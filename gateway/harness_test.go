@@ -1,0 +1,252 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/callout/callout/auth"
+	"github.com/callout/callout/config"
+	"github.com/callout/callout/server"
+)
+
+// api is a whole Callout (real SQLite store in a temporary directory, real
+// outbound client) behind an httptest server, with a fake manufacturer.
+type api struct {
+	t      *testing.T
+	url    string
+	secret []byte
+	mfr    *manufacturer
+	srv    *server.Server
+	logs   *syncBuffer
+}
+
+// maxRequestBytes is the inbound body limit of the test API, small enough to
+// test 413 cheaply.
+const maxRequestBytes = 1 << 20
+
+func newAPI(t *testing.T) *api {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.Dev = true
+	cfg.AllowPrivateNetworks, cfg.AllowInsecureHTTP = true, true
+	cfg.MaxRequestBytes = maxRequestBytes
+	cfg.LogLevel = "debug"
+	secrets, err := cfg.Prepare()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	srv, err := server.New(context.Background(), cfg, secrets, server.NewLogger(cfg, logs), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	mfr := newManufacturer(t)
+	t.Cleanup(func() {
+		hs.Close()
+		srv.Close()
+	})
+	return &api{t: t, url: hs.URL, secret: secrets.JWTSecret, mfr: mfr, srv: srv, logs: logs}
+}
+
+// token mints a token of role for manufacturer m.
+func (a *api) token(role auth.Role, m string) string {
+	tok, err := auth.Mint(a.secret, role, m, time.Hour, time.Now())
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return tok
+}
+
+// response is an answer of the API.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// json decodes the body into a generic map.
+func (r *response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("body is not a JSON object: %v\n%s", err, r.body)
+	}
+	return m
+}
+
+// call sends a request with a bearer token ("" for none) and a JSON body
+// (nil for none; []byte and string are sent as they are).
+func (a *api) call(method, path, token string, body any, header ...string) *response {
+	a.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		rd = bytes.NewReader(b)
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			a.t.Fatal(err)
+		}
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, a.url+path, rd)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return &response{status: resp.StatusCode, header: resp.Header, body: data}
+}
+
+// as is a client acting with one token.
+type as struct {
+	a   *api
+	tok string
+}
+
+func (a *api) as(role auth.Role, m string) as { return as{a, a.token(role, m)} }
+
+func (c as) do(method, path string, body any, header ...string) *response {
+	c.a.t.Helper()
+	return c.a.call(method, path, c.tok, body, header...)
+}
+
+// expect fails unless r has the status and, for an error, the problem code.
+func expect(t *testing.T, r *response, status int, code string) map[string]any {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d\n%s", r.status, status, r.body)
+	}
+	if code == "" {
+		if len(r.body) == 0 {
+			return nil
+		}
+		return r.json(t)
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("Content-Type %q, want application/problem+json", ct)
+	}
+	p := r.json(t)
+	if p["code"] != code {
+		t.Fatalf("code %v, want %s\n%s", p["code"], code, r.body)
+	}
+	for _, k := range []string{"type", "title", "status", "detail"} {
+		if _, ok := p[k]; !ok {
+			t.Errorf("problem has no %q member: %s", k, r.body)
+		}
+	}
+	return p
+}
+
+// seed returns the documents of seed 001's example payload.
+func seed(t *testing.T) (export, job, customer []byte) {
+	t.Helper()
+	read := func(name string) []byte {
+		data, err := os.ReadFile(filepath.Join("..", "testdata", "seed001", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bytes.TrimSpace(data)
+	}
+	return read("export.json"), read("job.json"), read("customer.json")
+}
+
+// manufacturer is a fake manufacturer: a real HTTP server whose answer each
+// test sets, recording every request it gets.
+type manufacturer struct {
+	*httptest.Server
+	mu       sync.Mutex
+	answer   http.HandlerFunc
+	requests []recorded
+}
+
+type recorded struct {
+	path   string
+	header http.Header
+	body   []byte
+}
+
+func newManufacturer(t *testing.T) *manufacturer {
+	m := &manufacturer{}
+	m.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		m.mu.Lock()
+		m.requests = append(m.requests, recorded{r.URL.Path, r.Header.Clone(), body})
+		answer := m.answer
+		m.mu.Unlock()
+		if answer == nil {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"success": true}`)
+			return
+		}
+		answer(w, r)
+	}))
+	t.Cleanup(m.Close)
+	return m
+}
+
+// answers makes the manufacturer answer status and body.
+func (m *manufacturer) answers(status int, body string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.answer = func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	}
+}
+
+func (m *manufacturer) received() []recorded {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]recorded(nil), m.requests...)
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.Buffer.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.Buffer.String()
+}

@@ -1,0 +1,176 @@
+// Package server wires Callout together: the store, the outbound webhook
+// client, the submission and pricing services and the HTTP API, from a
+// configuration. The callout command and the end-to-end tests share it.
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/callout/callout"
+	"github.com/callout/callout/auth"
+	"github.com/callout/callout/config"
+	"github.com/callout/callout/dispatch"
+	"github.com/callout/callout/gateway"
+	"github.com/callout/callout/metrics"
+	"github.com/callout/callout/pricing"
+	"github.com/callout/callout/requestid"
+	"github.com/callout/callout/secret"
+	"github.com/callout/callout/store"
+	"github.com/callout/callout/submission"
+	"github.com/callout/callout/webhook"
+)
+
+// Server is Callout wired together: the store, the outbound client and the API.
+type Server struct {
+	version string
+	cfg     *config.Config
+	log     *slog.Logger
+	store   *store.Store
+	tokens  *auth.Auth0Tokens
+	handler http.Handler
+}
+
+// NewLogger returns the JSON or text logger of cfg, adding the request id of
+// the context to every line.
+func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // validated by config
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
+	if cfg.LogFormat == "text" {
+		h = slog.NewTextHandler(w, opts)
+	}
+	return slog.New(requestid.NewHandler(h))
+}
+
+// New opens the store and wires every part. version names Callout to
+// manufacturers in the User-Agent header.
+func New(ctx context.Context, cfg *config.Config, secrets *config.Secrets, log *slog.Logger, version string) (*Server, error) {
+	box, err := secret.NewBox(secrets.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, store.Options{
+		URL:             cfg.DatabaseURL,
+		DataDir:         cfg.DataDir,
+		Sealer:          box,
+		MaxOpenConns:    cfg.DB.MaxOpenConns,
+		MaxIdleConns:    cfg.DB.MaxIdleConns,
+		ConnMaxLifetime: cfg.DB.ConnMaxLifetime,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("opening the store: %w", err)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := metrics.New(reg)
+
+	policy := webhook.Policy{AllowPrivateNetworks: cfg.AllowPrivateNetworks, AllowInsecureHTTP: cfg.AllowInsecureHTTP}
+	hc := webhook.NewHTTPClient(policy)
+	tokens := auth.NewAuth0Tokens(auth.Auth0Options{HTTPClient: hc, OnFetch: m.TokenRequest})
+	client := webhook.New(webhook.Options{
+		HTTPClient:       hc,
+		Policy:           policy,
+		Tokens:           tokens,
+		MaxResponseBytes: cfg.MaxResponseBytes,
+		MaxPayloadBytes:  cfg.MaxPayloadBytes,
+		UserAgent:        "callout/" + version,
+		Logger:           log,
+		OnCallout: func(w *callout.Webhook, r *webhook.Result) {
+			m.Callout(w.ManufacturerID, w.Kind, r.Outcome, r.Duration)
+		},
+		OnBreakerChange: func(mfr string, kind callout.Kind, _, to string) { m.BreakerState(mfr, kind, to) },
+	})
+	newID := func() string { return uuid.Must(uuid.NewV7()).String() }
+	d := dispatch.New(client, newID, cfg.MaxPayloadBytes)
+
+	api := gateway.New(gateway.Options{
+		Store: st,
+		Submitter: submission.New(submission.Options{
+			Store: st, Dispatcher: d, NewID: newID, Lease: cfg.SubmissionLease, Logger: log,
+		}),
+		Pricer:       pricing.New(pricing.Options{Store: st, Dispatcher: d, Logger: log}),
+		Dispatcher:   d,
+		Verifier:     auth.NewVerifier(secrets.JWTSecret, time.Now),
+		Policy:       callout.URLPolicy{AllowInsecureHTTP: cfg.AllowInsecureHTTP},
+		MaxBodyBytes: cfg.MaxRequestBytes,
+		Logger:       log,
+		Metrics:      m,
+		Gatherer:     reg,
+	})
+	return &Server{version: version, cfg: cfg, log: log, store: st, tokens: tokens, handler: api}, nil
+}
+
+// Serve answers on ln until ctx ends, then lets in-flight requests (and so
+// their callouts) finish within the shutdown timeout.
+func (a *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	go a.prune(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	a.log.Info("callout serving", "addr", ln.Addr().String(), "version", a.version, "database", a.store.Dialect())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.log.Info("shutting down: waiting for in-flight requests", "timeout", a.cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	return nil
+}
+
+// prune deletes expired deliveries and idempotency records every hour.
+func (a *Server) prune(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		now := time.Now()
+		if n, err := a.store.PruneDeliveries(ctx, now.Add(-a.cfg.DeliveryRetention), 1000); err != nil {
+			a.log.Error("pruning deliveries", "error", err)
+		} else if n > 0 {
+			a.log.Info("pruned deliveries", "count", n)
+		}
+		if _, err := a.store.PruneIdempotency(ctx, now.Add(-callout.IdempotencyWindow)); err != nil {
+			a.log.Error("pruning idempotency keys", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Handler is the HTTP API.
+func (a *Server) Handler() http.Handler { return a.handler }
+
+// Store is the server's store.
+func (a *Server) Store() *store.Store { return a.store }
+
+// Close releases the store and the token cache.
+func (a *Server) Close() error {
+	if a.tokens != nil {
+		a.tokens.Close()
+	}
+	return a.store.Close()
+}

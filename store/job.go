@@ -1,0 +1,209 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/callout/callout"
+)
+
+// The columns of a job: the state Callout owns, then the documents.
+const (
+	jobStateColumns = `customer_id, status, revision, messages, pricing, pricing_revision, external_id, submitted_at, updated_at`
+	jobColumns      = jobStateColumns + `, document, export`
+)
+
+// jobRow receives the columns of a job.
+type jobRow struct {
+	customerID, status string
+	revision           int64
+	messages           string
+	pricing            sql.NullString
+	pricingRevision    sql.NullInt64
+	externalID         string
+	submittedAt        sql.NullInt64
+	updatedAt          int64
+	document, export   []byte
+}
+
+func (r *jobRow) stateDest() []any {
+	return []any{&r.customerID, &r.status, &r.revision, &r.messages, &r.pricing, &r.pricingRevision,
+		&r.externalID, &r.submittedAt, &r.updatedAt}
+}
+
+func (r *jobRow) dest() []any { return append(r.stateDest(), &r.document, &r.export) }
+
+// state sets j's state from the row; documents sets its documents too.
+func (r *jobRow) state(j *callout.Job) error {
+	j.CustomerID = r.customerID
+	j.Status = callout.JobStatus(r.status)
+	j.Revision = r.revision
+	j.ExternalID = r.externalID
+	j.SubmittedAt = nullMicros(r.submittedAt)
+	j.UpdatedAt = fromMicros(r.updatedAt)
+	j.Messages = nil
+	if err := json.Unmarshal([]byte(r.messages), &j.Messages); err != nil {
+		return fmt.Errorf("decoding the messages of job %s: %w", j.ID, err)
+	}
+	j.Pricing = nil
+	if r.pricing.Valid {
+		p := new(callout.Pricing)
+		if err := json.Unmarshal([]byte(r.pricing.String), p); err != nil {
+			return fmt.Errorf("decoding the pricing of job %s: %w", j.ID, err)
+		}
+		p.Revision = r.pricingRevision.Int64
+		j.Pricing = p
+	}
+	return nil
+}
+
+func (r *jobRow) job(manufacturerID, id string) (*callout.Job, error) {
+	j := &callout.Job{ID: id, ManufacturerID: manufacturerID, Document: r.document, Export: r.export}
+	if err := r.state(j); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// encodeMessages encodes job messages with their times in UTC microseconds,
+// as every time is stored.
+func encodeMessages(ms []callout.Message) (string, error) {
+	out := make([]callout.Message, len(ms))
+	for i, m := range ms {
+		m.At = fromMicros(micros(m.At))
+		out[i] = m
+	}
+	b, err := json.Marshal(out)
+	return string(b), err
+}
+
+// encodePricing encodes p with its time in UTC microseconds. Cost, a
+// json.Number, is written as the literal it holds, so it comes back exactly.
+func encodePricing(p *callout.Pricing) (sql.NullString, sql.NullInt64, error) {
+	if p == nil {
+		return sql.NullString{}, sql.NullInt64{}, nil
+	}
+	c := *p
+	c.PricedAt = fromMicros(micros(c.PricedAt))
+	b, err := json.Marshal(&c)
+	if err != nil {
+		return sql.NullString{}, sql.NullInt64{}, fmt.Errorf("encoding pricing: %w", err)
+	}
+	return sql.NullString{String: string(b), Valid: true}, sql.NullInt64{Int64: p.Revision, Valid: true}, nil
+}
+
+// PutJob stores j's documents byte for byte, in one transaction with the
+// inline customer when it is not nil. j.CustomerID must name a stored customer
+// of the manufacturer (or the inline one). A new job is processing at
+// revision 1; replacing a job's documents increments its revision and keeps
+// its state; a submitted job's documents cannot be replaced (job_submitted).
+// PutJob sets j's state from the stored row so the caller can answer with the
+// job resource.
+func (s *Store) PutJob(ctx context.Context, j *callout.Job, inline *callout.Customer) error {
+	if len(j.Document) == 0 {
+		return fmt.Errorf("putting job %s: the job document is empty", j.ID)
+	}
+	if inline != nil && inline.ManufacturerID != j.ManufacturerID {
+		return fmt.Errorf("putting job %s: the inline customer belongs to manufacturer %q, the job to %q", j.ID, inline.ManufacturerID, j.ManufacturerID)
+	}
+	now := s.now()
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.manufacturerExists(ctx, tx, j.ManufacturerID); err != nil {
+			return err
+		}
+		if inline != nil {
+			if err := s.putCustomer(ctx, tx, inline, now); err != nil {
+				return fmt.Errorf("putting inline customer %s: %w", inline.ID, err)
+			}
+		}
+		var one int
+		err := s.queryRow(ctx, tx, `SELECT 1 FROM customers WHERE manufacturer_id = ? AND id = ?`, j.ManufacturerID, j.CustomerID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return callout.Invalid(callout.FieldError{Field: "job.customerId", Message: "names no stored customer of this manufacturer: store the customer first or give it inline"})
+		}
+		if err != nil {
+			return fmt.Errorf("reading customer %s: %w", j.CustomerID, err)
+		}
+		// One statement inserts or replaces, so that two processes storing
+		// the same new job at once cannot both insert it.
+		var r jobRow
+		err = s.queryRow(ctx, tx, `INSERT INTO jobs (manufacturer_id, id, customer_id, status, revision, document, export,
+				messages, external_id, created_at, updated_at)
+			VALUES (?, ?, ?, ?, 1, ?, ?, '[]', '', ?, ?)
+			ON CONFLICT (manufacturer_id, id) DO UPDATE SET customer_id = excluded.customer_id,
+				document = excluded.document, export = excluded.export,
+				revision = jobs.revision + 1, updated_at = excluded.updated_at
+			WHERE jobs.status <> ?
+			RETURNING `+jobStateColumns,
+			j.ManufacturerID, j.ID, j.CustomerID, string(callout.JobProcessing), []byte(j.Document), []byte(j.Export),
+			micros(now), micros(now), string(callout.JobSubmitted)).Scan(r.stateDest()...)
+		if errors.Is(err, sql.ErrNoRows) {
+			return callout.Errorf(callout.ECodeJobSubmitted, "job %s is submitted: its documents cannot be replaced", j.ID)
+		}
+		if err != nil {
+			return fmt.Errorf("writing job: %w", err)
+		}
+		return r.state(j)
+	})
+	if err != nil {
+		return fmt.Errorf("putting job %s: %w", j.ID, err)
+	}
+	if inline != nil {
+		inline.UpdatedAt = fromMicros(micros(now))
+	}
+	return nil
+}
+
+// GetJob returns the job with its documents, or a not_found error.
+func (s *Store) GetJob(ctx context.Context, manufacturerID, jobID string) (*callout.Job, error) {
+	return s.getJob(ctx, s.db, manufacturerID, jobID, "")
+}
+
+func (s *Store) getJob(ctx context.Context, q querier, manufacturerID, jobID, suffix string) (*callout.Job, error) {
+	var r jobRow
+	err := s.queryRow(ctx, q, `SELECT `+jobColumns+` FROM jobs WHERE manufacturer_id = ? AND id = ?`+suffix,
+		manufacturerID, jobID).Scan(r.dest()...)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, notFoundJob(jobID)
+	case err != nil:
+		return nil, fmt.Errorf("reading job %s: %w", jobID, err)
+	}
+	return r.job(manufacturerID, jobID)
+}
+
+func notFoundJob(id string) error { return callout.NotFound("job " + id) }
+
+// SavePricing sets the job's pricing (nil clears it) and, in the same
+// transaction, records the delivery when it is not nil. The job's revision
+// does not change. The cost comes back exactly as written; an empty cost is
+// written, and comes back, as 0.
+func (s *Store) SavePricing(ctx context.Context, manufacturerID, jobID string, p *callout.Pricing, d *callout.Delivery) error {
+	pricing, revision, err := encodePricing(p)
+	if err != nil {
+		return fmt.Errorf("saving pricing of job %s: %w", jobID, err)
+	}
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := s.exec(ctx, tx, `UPDATE jobs SET pricing = ?, pricing_revision = ?, updated_at = ?
+			WHERE manufacturer_id = ? AND id = ?`, pricing, revision, micros(s.now()), manufacturerID, jobID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return notFoundJob(jobID)
+		}
+		if d != nil {
+			return s.insertDelivery(ctx, tx, d)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("saving pricing of job %s: %w", jobID, err)
+	}
+	return nil
+}

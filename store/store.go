@@ -1,0 +1,290 @@
+// Package store keeps Callout's state: manufacturers, webhooks (secrets sealed),
+// customers, jobs, submission claims and responses, idempotency keys and
+// deliveries. One implementation on database/sql serves both the embedded
+// default, SQLite (pure Go, modernc.org/sqlite), and PostgreSQL (pgx), for
+// several Callout processes sharing one database. The few differences between
+// the two dialects are handled by small helpers here, not by two copies of
+// every query.
+package store
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// The dialects, as Dialect reports them.
+const (
+	DialectSQLite   = "sqlite"
+	DialectPostgres = "postgres"
+)
+
+// DatabaseFile is the name of the SQLite database inside the data directory.
+const DatabaseFile = "callout.db"
+
+// Pool defaults. SQLite in WAL mode serves many readers at once while writers
+// queue on the busy timeout; PostgreSQL gets a pool sized for a few processes
+// sharing one server.
+const (
+	DefaultSQLiteMaxOpenConns   = 8
+	DefaultPostgresMaxOpenConns = 20
+	DefaultPostgresMaxIdleConns = 10
+	DefaultConnMaxLifetime      = 30 * time.Minute
+)
+
+// sqliteBusyTimeout is how long a SQLite writer waits for the lock before it
+// fails with SQLITE_BUSY, in milliseconds.
+const sqliteBusyTimeout = 10000
+
+// Sealer encrypts and decrypts webhook secrets at rest. The additional data
+// binds a sealed value to the place it is stored. *secret.Box is one.
+type Sealer interface {
+	Seal(plaintext, additional []byte) ([]byte, error)
+	Open(sealed, additional []byte) ([]byte, error)
+}
+
+// Options configure Open.
+type Options struct {
+	// URL selects PostgreSQL when it starts with postgres:// or
+	// postgresql://; "" selects SQLite in DataDir.
+	URL string
+	// DataDir holds the SQLite database, DataDir/callout.db. It is created
+	// with mode 0700 when missing.
+	DataDir string
+	// Sealer encrypts webhook secrets at rest. It is required.
+	Sealer Sealer
+	// Pool settings; 0 selects the dialect's default.
+	MaxOpenConns    int
+	MaxIdleConns    int
+	ConnMaxLifetime time.Duration
+	// Now is the clock for timestamps and leases; nil means time.Now.
+	Now func() time.Time
+	// Logger receives migration progress; nil discards it.
+	Logger *slog.Logger
+}
+
+// Store is Callout's database. It is safe for concurrent use, and several
+// processes may share one PostgreSQL database.
+type Store struct {
+	db      *sql.DB
+	dialect string
+	sealer  Sealer
+	now     func() time.Time
+	logger  *slog.Logger
+}
+
+// Open opens the database o selects, checks that it answers, and applies
+// pending migrations.
+func Open(ctx context.Context, o Options) (*Store, error) {
+	if o.Sealer == nil {
+		return nil, errors.New("store: a Sealer is required to keep webhook secrets encrypted")
+	}
+	s := &Store{sealer: o.Sealer, now: o.Now, logger: o.Logger}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	var err error
+	switch {
+	case strings.HasPrefix(o.URL, "postgres://"), strings.HasPrefix(o.URL, "postgresql://"):
+		s.dialect = DialectPostgres
+		s.db, err = sql.Open("pgx", o.URL)
+		if err != nil {
+			// pgx redacts the password from its parse errors.
+			return nil, fmt.Errorf("store: opening PostgreSQL: %w", err)
+		}
+		s.db.SetMaxOpenConns(cmp.Or(o.MaxOpenConns, DefaultPostgresMaxOpenConns))
+		s.db.SetMaxIdleConns(cmp.Or(o.MaxIdleConns, DefaultPostgresMaxIdleConns))
+		s.db.SetConnMaxLifetime(cmp.Or(o.ConnMaxLifetime, DefaultConnMaxLifetime))
+	case o.URL != "":
+		// The URL may hold a password: never repeat it.
+		return nil, errors.New("store: the database URL must start with postgres:// or postgresql://, or be empty for SQLite")
+	default:
+		s.dialect = DialectSQLite
+		dsn, err := sqliteDSN(o.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		s.db, err = sql.Open("sqlite", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("store: opening SQLite: %w", err)
+		}
+		n := cmp.Or(o.MaxOpenConns, DefaultSQLiteMaxOpenConns)
+		s.db.SetMaxOpenConns(n)
+		s.db.SetMaxIdleConns(cmp.Or(o.MaxIdleConns, n))
+		s.db.SetConnMaxLifetime(o.ConnMaxLifetime)
+	}
+	if err := s.Ping(ctx); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	if err := s.Migrate(ctx); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// sqliteDSN creates dir and returns the modernc DSN of the database in it.
+//
+// WAL with synchronous=NORMAL keeps every committed transaction across a
+// process kill (only a power loss can lose the last ones), and lets readers
+// run while one writer writes. Write transactions begin IMMEDIATE so that they
+// take the write lock up front and queue on the busy timeout, instead of
+// failing with SQLITE_BUSY when a read lock cannot be upgraded.
+func sqliteDSN(dir string) (string, error) {
+	if dir == "" {
+		return "", errors.New("store: SQLite needs a data directory")
+	}
+	if strings.ContainsAny(dir, "?#") {
+		return "", fmt.Errorf("store: data directory %q: '?' and '#' are not allowed in its path", dir)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("store: creating data directory: %w", err)
+	}
+	return filepath.Join(dir, DatabaseFile) +
+		"?_txlock=immediate" +
+		"&_pragma=busy_timeout(" + strconv.Itoa(sqliteBusyTimeout) + ")" +
+		"&_pragma=journal_mode(WAL)" +
+		"&_pragma=synchronous(NORMAL)" +
+		"&_pragma=foreign_keys(1)", nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: %s unreachable: %w", s.dialect, err)
+	}
+	return nil
+}
+
+// Dialect returns "sqlite" or "postgres".
+func (s *Store) Dialect() string { return s.dialect }
+
+// querier is what both *sql.DB and *sql.Tx offer.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Queries are written once with ? placeholders; these helpers rebind them for
+// the dialect.
+
+func (s *Store) exec(ctx context.Context, q querier, query string, args ...any) (sql.Result, error) {
+	return q.ExecContext(ctx, s.rebind(query), args...)
+}
+
+func (s *Store) query(ctx context.Context, q querier, query string, args ...any) (*sql.Rows, error) {
+	return q.QueryContext(ctx, s.rebind(query), args...)
+}
+
+func (s *Store) queryRow(ctx context.Context, q querier, query string, args ...any) *sql.Row {
+	return q.QueryRowContext(ctx, s.rebind(query), args...)
+}
+
+// rebind turns ? placeholders into PostgreSQL's $1, $2, …. Queries here never
+// hold a ? inside a string literal.
+func (s *Store) rebind(query string) string {
+	if s.dialect != DialectPostgres {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 16)
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	return b.String()
+}
+
+// forUpdate locks the selected row until the transaction ends on PostgreSQL.
+// SQLite needs nothing: its write transactions begin IMMEDIATE, so only one
+// runs at a time.
+func (s *Store) forUpdate() string {
+	if s.dialect == DialectPostgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// inTx runs fn in a transaction, committing when it returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("beginning transaction: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("committing: %w", err)
+	}
+	return nil
+}
+
+// micros is how every time is stored: unix microseconds.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+// fromMicros returns a stored time in UTC.
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func nullMicros(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMicros(v.Int64)
+	return &t
+}
+
+// isForeignKeyViolation reports whether err is a broken foreign key, such as a
+// row naming a manufacturer that does not exist.
+func isForeignKeyViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23503"
+	}
+	var sqliteErr *sqlite.Error
+	if errors.As(err, &sqliteErr) {
+		return sqliteErr.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	}
+	return false
+}
+
+// manufacturerExists returns NotFound when the manufacturer does not exist.
+func (s *Store) manufacturerExists(ctx context.Context, q querier, id string) error {
+	var one int
+	err := s.queryRow(ctx, q, `SELECT 1 FROM manufacturers WHERE id = ?`, id).Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return notFoundManufacturer(id)
+	case err != nil:
+		return fmt.Errorf("reading manufacturer %s: %w", id, err)
+	}
+	return nil
+}

@@ -1,0 +1,353 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/callout/callout"
+)
+
+func wantHeld(t *testing.T, err error, claimID string, until time.Time) {
+	t.Helper()
+	var held *callout.HeldError
+	if !errors.As(err, &held) {
+		t.Fatalf("error %v, want *callout.HeldError", err)
+	}
+	if held.ClaimID != claimID || !held.Until.Equal(utc(until)) {
+		t.Errorf("held by %s until %v, want %s until %v", held.ClaimID, held.Until, claimID, utc(until))
+	}
+}
+
+func testClaim(t *testing.T, open opener) {
+	e := newEnv(t, open)
+	_, err := e.ClaimSubmission(e.ctx, "103", "j1", "a", start.Add(time.Minute))
+	wantCode(t, err, callout.ECodeNotFound)
+	stored := e.jobWithCustomer(t, "103", "j1")
+
+	until := start.Add(time.Minute)
+	j, err := e.ClaimSubmission(e.ctx, "103", "j1", "a", until)
+	if err != nil {
+		t.Fatalf("ClaimSubmission(a): %v", err)
+	}
+	if diff := cmp.Diff(stored, j, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("claimed job (-stored +got):\n%s", diff)
+	}
+
+	_, err = e.ClaimSubmission(e.ctx, "103", "j1", "b", start.Add(time.Hour))
+	wantHeld(t, err, "a", until)
+
+	// The holder may extend its own lease.
+	until = start.Add(2 * time.Minute)
+	if _, err := e.ClaimSubmission(e.ctx, "103", "j1", "a", until); err != nil {
+		t.Fatalf("ClaimSubmission(a) extending its lease: %v", err)
+	}
+	e.clock.Add(time.Minute)
+	_, err = e.ClaimSubmission(e.ctx, "103", "j1", "b", start.Add(time.Hour))
+	wantHeld(t, err, "a", until)
+
+	// An expired lease can be taken over.
+	e.clock.Add(time.Minute)
+	untilB := e.clock.Now().Add(time.Minute)
+	if _, err := e.ClaimSubmission(e.ctx, "103", "j1", "b", untilB); err != nil {
+		t.Fatalf("ClaimSubmission(b) after a's lease expired: %v", err)
+	}
+	_, err = e.ClaimSubmission(e.ctx, "103", "j1", "a", untilB)
+	wantHeld(t, err, "b", untilB)
+
+	finish(t, e.Store, &callout.SubmissionResult{ManufacturerID: "103", JobID: "j1", ClaimID: "b", Accepted: true})
+	_, err = e.ClaimSubmission(e.ctx, "103", "j1", "c", untilB)
+	wantCode(t, err, callout.ECodeAlreadySubmitted)
+}
+
+func finish(t *testing.T, s *Store, r *callout.SubmissionResult) {
+	t.Helper()
+	if r.Response.Status == 0 {
+		r.Response = callout.Response{Status: 200, Body: []byte(`{"submitted":true}`)}
+	}
+	if err := s.FinishSubmission(t.Context(), r); err != nil {
+		t.Fatalf("FinishSubmission(%s): %v", r.ClaimID, err)
+	}
+}
+
+// testClaimConcurrent claims one job from 20 goroutines spread over two
+// stores on one database, as two processes would: exactly one wins.
+func testClaimConcurrent(t *testing.T, open opener) {
+	e := newEnv(t, open)
+	e.jobWithCustomer(t, "103", "j1")
+	stores := []*Store{e.Store, e.another(t)}
+	until := start.Add(time.Minute)
+
+	const n = 20
+	var (
+		wg      sync.WaitGroup
+		ready   = make(chan struct{})
+		errs    = make([]error, n)
+		winners []string
+		mu      sync.Mutex
+	)
+	for i := range n {
+		wg.Go(func() {
+			<-ready
+			id := fmt.Sprintf("claim-%02d", i)
+			_, err := stores[i%2].ClaimSubmission(e.ctx, "103", "j1", id, until)
+			errs[i] = err
+			if err == nil {
+				mu.Lock()
+				winners = append(winners, id)
+				mu.Unlock()
+			}
+		})
+	}
+	close(ready)
+	wg.Wait()
+	if len(winners) != 1 {
+		t.Fatalf("%d claims won (%v), want exactly 1", len(winners), winners)
+	}
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		var held *callout.HeldError
+		if !errors.As(err, &held) || held.ClaimID != winners[0] {
+			t.Errorf("claim %d: error %v, want *callout.HeldError naming %s", i, err, winners[0])
+		}
+	}
+}
+
+func testFinishAccepted(t *testing.T, open opener) {
+	e := newEnv(t, open)
+	e.jobWithCustomer(t, "103", "j1")
+	if _, err := e.ClaimSubmission(e.ctx, "103", "j1", "a", start.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.GetSubmissionResponse(e.ctx, "103", "j1", "a")
+	wantCode(t, err, callout.ECodeNotFound)
+
+	e.clock.Add(3 * time.Second)
+	d := delivery("103", "d1", start)
+	r := &callout.SubmissionResult{
+		ManufacturerID: "103", JobID: "j1", ClaimID: "a", Accepted: true, ExternalID: "JPS-990495",
+		Messages: []callout.Message{
+			{Text: "Order #123456", Source: callout.KindSubmission, At: start.Add(time.Second)},
+			{Text: "Delivery in 2 weeks", Source: callout.KindSubmission, At: start.Add(time.Second)},
+		},
+		SubmittedAt:    start.Add(2 * time.Second),
+		Response:       callout.Response{Status: 200, Body: []byte("{\"submitted\": true,\n \"external_id\":\"JPS-990495\"}")},
+		IdempotencyKey: "key-1",
+		Delivery:       d,
+	}
+	finish(t, e.Store, r)
+
+	j := e.getJob(t, "103", "j1")
+	submittedAt := utc(r.SubmittedAt)
+	want := &callout.Job{ID: "j1", ManufacturerID: "103", CustomerID: "c1", Status: callout.JobSubmitted,
+		SubmittedAt: &submittedAt, ExternalID: "JPS-990495", Revision: 1, UpdatedAt: utc(e.clock.Now()),
+		Messages: []callout.Message{
+			{Text: "Order #123456", Source: callout.KindSubmission, At: utc(start.Add(time.Second))},
+			{Text: "Delivery in 2 weeks", Source: callout.KindSubmission, At: utc(start.Add(time.Second))},
+		}}
+	if diff := cmp.Diff(want, j, cmpopts.IgnoreFields(callout.Job{}, "Document", "Export")); diff != "" {
+		t.Errorf("job after an accepted submission (-want +got):\n%s", diff)
+	}
+	resp, err := e.GetSubmissionResponse(e.ctx, "103", "j1", "a")
+	if err != nil {
+		t.Fatalf("GetSubmissionResponse: %v", err)
+	}
+	if diff := cmp.Diff(&r.Response, resp); diff != "" {
+		t.Errorf("response (-want +got):\n%s", diff)
+	}
+	if _, err := e.GetDelivery(e.ctx, "103", "d1"); err != nil {
+		t.Errorf("GetDelivery of the submission's delivery: %v", err)
+	}
+	rec, err := e.GetIdempotency(e.ctx, "103", "key-1")
+	if err != nil {
+		t.Fatalf("GetIdempotency: %v", err)
+	}
+	wantRec := &callout.IdempotencyRecord{JobID: "j1", Response: r.Response, CreatedAt: utc(e.clock.Now())}
+	if diff := cmp.Diff(wantRec, rec); diff != "" {
+		t.Errorf("idempotency record (-want +got):\n%s", diff)
+	}
+	_, err = e.ClaimSubmission(e.ctx, "103", "j1", "b", e.clock.Now().Add(time.Minute))
+	wantCode(t, err, callout.ECodeAlreadySubmitted)
+	_, err = e.GetSubmissionResponse(e.ctx, "103", "j1", "b")
+	wantCode(t, err, callout.ECodeNotFound)
+
+	// Finishing the same claim twice is refused: its lease was released.
+	err = e.FinishSubmission(e.ctx, &callout.SubmissionResult{ManufacturerID: "103", JobID: "j1", ClaimID: "a", Accepted: true})
+	if !errors.Is(err, ErrClaimLost) {
+		t.Errorf("second FinishSubmission: error %v, want ErrClaimLost", err)
+	}
+	if got := e.getJob(t, "103", "j1"); len(got.Messages) != 2 {
+		t.Errorf("messages after a refused second finish: %d, want 2", len(got.Messages))
+	}
+	wantCode(t, e.FinishSubmission(e.ctx, &callout.SubmissionResult{ManufacturerID: "103", JobID: "nope", ClaimID: "a"}), callout.ECodeNotFound)
+}
+
+func testFinishRejected(t *testing.T, open opener) {
+	e := newEnv(t, open)
+	before := e.jobWithCustomer(t, "103", "j1")
+	if _, err := e.ClaimSubmission(e.ctx, "103", "j1", "a", start.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	r := &callout.SubmissionResult{ManufacturerID: "103", JobID: "j1", ClaimID: "a", Accepted: false,
+		ExternalID: "ignored", Messages: []callout.Message{{Text: "Out of stock", Source: callout.KindSubmission, At: start}},
+		Response: callout.Response{Status: 422, Body: []byte(`{"code":"rejected","errors":["Out of stock"]}`)},
+		Delivery: delivery("103", "d1", start)}
+	finish(t, e.Store, r)
+
+	got := e.getJob(t, "103", "j1")
+	if diff := cmp.Diff(before, got, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("job changed by a rejected submission (-before +after):\n%s", diff)
+	}
+	resp, err := e.GetSubmissionResponse(e.ctx, "103", "j1", "a")
+	if err != nil || resp.Status != 422 || string(resp.Body) != string(r.Response.Body) {
+		t.Errorf("GetSubmissionResponse = %+v, %v; want the rejection", resp, err)
+	}
+	if _, err := e.GetDelivery(e.ctx, "103", "d1"); err != nil {
+		t.Errorf("GetDelivery: %v", err)
+	}
+	// The lease was released: another claim succeeds at once.
+	if _, err := e.ClaimSubmission(e.ctx, "103", "j1", "b", start.Add(time.Minute)); err != nil {
+		t.Errorf("ClaimSubmission after a rejection: %v", err)
+	}
+}
+
+func testFinishClaimLost(t *testing.T, open opener) {
+	e := newEnv(t, open)
+	before := e.jobWithCustomer(t, "103", "j1")
+	if _, err := e.ClaimSubmission(e.ctx, "103", "j1", "a", start.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(2 * time.Minute)
+	if _, err := e.ClaimSubmission(e.ctx, "103", "j1", "b", e.clock.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	err := e.FinishSubmission(e.ctx, &callout.SubmissionResult{ManufacturerID: "103", JobID: "j1", ClaimID: "a",
+		Accepted: true, ExternalID: "X-1", Messages: []callout.Message{{Text: "m", Source: callout.KindSubmission, At: start}},
+		Response: callout.Response{Status: 200, Body: []byte(`{}`)}, IdempotencyKey: "key", Delivery: delivery("103", "d1", start)})
+	if !errors.Is(err, ErrClaimLost) {
+		t.Fatalf("FinishSubmission of a lost claim: error %v, want ErrClaimLost", err)
+	}
+	wantCode(t, err, callout.ECodeSubmitInProgress)
+
+	if diff := cmp.Diff(before, e.getJob(t, "103", "j1"), cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("job changed by a lost claim (-before +after):\n%s", diff)
+	}
+	_, err = e.GetSubmissionResponse(e.ctx, "103", "j1", "a")
+	wantCode(t, err, callout.ECodeNotFound)
+	_, err = e.GetDelivery(e.ctx, "103", "d1")
+	wantCode(t, err, callout.ECodeNotFound)
+	_, err = e.GetIdempotency(e.ctx, "103", "key")
+	wantCode(t, err, callout.ECodeNotFound)
+	// b still holds the claim.
+	_, err = e.ClaimSubmission(e.ctx, "103", "j1", "c", e.clock.Now())
+	wantHeld(t, err, "b", e.clock.Now().Add(time.Minute))
+}
+
+func testIdempotency(t *testing.T, open opener) {
+	e := newEnv(t, open)
+	e.manufacturer(t, "103")
+	_, err := e.GetIdempotency(e.ctx, "103", "key")
+	wantCode(t, err, callout.ECodeNotFound)
+
+	first := callout.Response{Status: 200, Body: []byte("{\"a\":1}\n\xff\x00")}
+	second := callout.Response{Status: 422, Body: []byte(`{"b":2}`)}
+	get := func() *callout.IdempotencyRecord {
+		t.Helper()
+		rec, err := e.GetIdempotency(e.ctx, "103", "key")
+		if err != nil {
+			t.Fatalf("GetIdempotency: %v", err)
+		}
+		return rec
+	}
+	put := func(key, job string, r callout.Response) {
+		t.Helper()
+		if err := e.PutIdempotency(e.ctx, "103", key, job, r); err != nil {
+			t.Fatalf("PutIdempotency: %v", err)
+		}
+	}
+	put("key", "j1", first)
+	put("old", "j0", second)
+	want := &callout.IdempotencyRecord{JobID: "j1", Response: first, CreatedAt: utc(start)}
+	if diff := cmp.Diff(want, get()); diff != "" {
+		t.Errorf("record (-want +got):\n%s", diff)
+	}
+
+	// Within the window the first record stays.
+	e.clock.Add(callout.IdempotencyWindow - time.Second)
+	put("key", "j2", second)
+	if diff := cmp.Diff(want, get()); diff != "" {
+		t.Errorf("record after a put within the window (-want +got):\n%s", diff)
+	}
+
+	// After it, the key is reused.
+	e.clock.Add(2 * time.Second)
+	put("key", "j2", second)
+	want = &callout.IdempotencyRecord{JobID: "j2", Response: second, CreatedAt: utc(e.clock.Now())}
+	if diff := cmp.Diff(want, get()); diff != "" {
+		t.Errorf("record after a put past the window (-want +got):\n%s", diff)
+	}
+
+	n, err := e.PruneIdempotency(e.ctx, e.clock.Now().Add(-time.Hour))
+	if err != nil || n != 1 {
+		t.Errorf("PruneIdempotency = %d, %v; want 1 (the old key)", n, err)
+	}
+	_, err = e.GetIdempotency(e.ctx, "103", "old")
+	wantCode(t, err, callout.ECodeNotFound)
+	get()
+}
+
+func testPricing(t *testing.T, open opener) {
+	e := newEnv(t, open)
+	wantCode(t, e.SavePricing(e.ctx, "103", "j1", &callout.Pricing{Cost: "1"}, nil), callout.ECodeNotFound)
+	e.jobWithCustomer(t, "103", "j1")
+	wantCode(t, e.SavePricing(e.ctx, "103", "nope", &callout.Pricing{Cost: "1"}, nil), callout.ECodeNotFound)
+
+	p := &callout.Pricing{
+		Cost:     "1234.560",
+		Messages: []string{"Includes freight"},
+		Breakdown: []callout.BreakdownNode{
+			{Name: "Subtotal", Cost: "123.45", Items: []callout.BreakdownNode{}},
+			{Name: "Discounts", Collapse: true, Items: []callout.BreakdownNode{
+				{Name: "Free freight", Cost: "-1E2", Items: []callout.BreakdownNode{}},
+				{Name: "10% coupon", Cost: "-12.340", Items: []callout.BreakdownNode{}},
+			}},
+		},
+		Source:   callout.PricingWebhook,
+		PricedAt: start,
+		Revision: 1,
+	}
+	e.clock.Add(time.Second)
+	if err := e.SavePricing(e.ctx, "103", "j1", p, delivery("103", "d1", start)); err != nil {
+		t.Fatalf("SavePricing: %v", err)
+	}
+	j := e.getJob(t, "103", "j1")
+	want := *p
+	want.PricedAt = utc(start)
+	if diff := cmp.Diff(&want, j.Pricing); diff != "" {
+		t.Errorf("pricing (-want +got):\n%s", diff)
+	}
+	if j.Revision != 1 {
+		t.Errorf("revision after SavePricing = %d, want 1", j.Revision)
+	}
+	if _, err := e.GetDelivery(e.ctx, "103", "d1"); err != nil {
+		t.Errorf("GetDelivery of the pricing's delivery: %v", err)
+	}
+	body, err := j.Pricing.Cost.Float64()
+	if err != nil || body != 1234.56 {
+		t.Errorf("cost %q parses to %v, %v", j.Pricing.Cost, body, err)
+	}
+
+	if err := e.SavePricing(e.ctx, "103", "j1", nil, nil); err != nil {
+		t.Fatalf("SavePricing(nil): %v", err)
+	}
+	if j := e.getJob(t, "103", "j1"); j.Pricing != nil {
+		t.Errorf("pricing after SavePricing(nil) = %+v, want nil", j.Pricing)
+	}
+}

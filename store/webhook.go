@@ -1,0 +1,151 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/callout/callout"
+)
+
+// The secret fields of a webhook, named as in the API. Each sealed value is
+// bound to its manufacturer, kind and field, so that a value copied to another
+// row or column fails to open.
+const (
+	fieldBearerToken   = "auth.bearer_token"
+	fieldClientSecret  = "auth.auth0.client_secret"
+	fieldSigningSecret = "signing_secret"
+)
+
+func secretAD(manufacturerID string, kind callout.Kind, field string) []byte {
+	return []byte(manufacturerID + "/" + string(kind) + "/" + field)
+}
+
+func notFoundWebhook(manufacturerID string, kind callout.Kind) error {
+	return callout.NotFound(fmt.Sprintf("%s webhook of manufacturer %s", kind, manufacturerID))
+}
+
+// seal encrypts one secret of w; "" is stored as NULL, unsealed.
+func (s *Store) seal(w *callout.Webhook, field, plain string) ([]byte, error) {
+	if plain == "" {
+		return nil, nil
+	}
+	sealed, err := s.sealer.Seal([]byte(plain), secretAD(w.ManufacturerID, w.Kind, field))
+	if err != nil {
+		return nil, fmt.Errorf("sealing %s: %w", field, err)
+	}
+	return sealed, nil
+}
+
+// open decrypts one secret of w. Its error names the webhook and the field,
+// never the value.
+func (s *Store) open(w *callout.Webhook, field string, sealed []byte) (string, error) {
+	if sealed == nil {
+		return "", nil
+	}
+	plain, err := s.sealer.Open(sealed, secretAD(w.ManufacturerID, w.Kind, field))
+	if err != nil {
+		return "", fmt.Errorf("%s webhook of manufacturer %s: %s cannot be opened (was CALLOUT_SECRET_KEY changed?): %w", w.Kind, w.ManufacturerID, field, err)
+	}
+	return string(plain), nil
+}
+
+// PutWebhook stores w, replacing the manufacturer's webhook of w.Kind, and sets
+// w.UpdatedAt. Its secrets are sealed before they reach the database.
+func (s *Store) PutWebhook(ctx context.Context, w *callout.Webhook) error {
+	bearer, err := s.seal(w, fieldBearerToken, w.Auth.BearerToken)
+	if err != nil {
+		return fmt.Errorf("putting %s webhook of manufacturer %s: %w", w.Kind, w.ManufacturerID, err)
+	}
+	clientSecret, err := s.seal(w, fieldClientSecret, w.Auth.Auth0.ClientSecret)
+	if err != nil {
+		return fmt.Errorf("putting %s webhook of manufacturer %s: %w", w.Kind, w.ManufacturerID, err)
+	}
+	signing, err := s.seal(w, fieldSigningSecret, w.SigningSecret)
+	if err != nil {
+		return fmt.Errorf("putting %s webhook of manufacturer %s: %w", w.Kind, w.ManufacturerID, err)
+	}
+	now := s.now()
+	a := w.Auth.Auth0
+	_, err = s.exec(ctx, s.db, `INSERT INTO webhooks (manufacturer_id, kind, enabled, url, auth_type,
+			auth0_tenant_domain, auth0_client_id, auth0_audience, export_format, timeout_ms, retries,
+			generic_error_message, breaker_failures, breaker_open_seconds, cache_seconds,
+			bearer_token, auth0_client_secret, signing_secret, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (manufacturer_id, kind) DO UPDATE SET
+			enabled = excluded.enabled, url = excluded.url, auth_type = excluded.auth_type,
+			auth0_tenant_domain = excluded.auth0_tenant_domain, auth0_client_id = excluded.auth0_client_id,
+			auth0_audience = excluded.auth0_audience, export_format = excluded.export_format,
+			timeout_ms = excluded.timeout_ms, retries = excluded.retries,
+			generic_error_message = excluded.generic_error_message,
+			breaker_failures = excluded.breaker_failures, breaker_open_seconds = excluded.breaker_open_seconds,
+			cache_seconds = excluded.cache_seconds, bearer_token = excluded.bearer_token,
+			auth0_client_secret = excluded.auth0_client_secret, signing_secret = excluded.signing_secret,
+			updated_at = excluded.updated_at`,
+		w.ManufacturerID, string(w.Kind), w.Enabled, w.URL, string(w.Auth.Type),
+		a.TenantDomain, a.ClientID, a.Audience, string(w.ExportFormat), w.TimeoutMS, w.Retries,
+		cleanText(w.GenericErrorMessage), w.Breaker.ConsecutiveFailures, w.Breaker.OpenSeconds, w.CacheSeconds,
+		bearer, clientSecret, signing, micros(now))
+	if isForeignKeyViolation(err) {
+		return notFoundManufacturer(w.ManufacturerID)
+	}
+	if err != nil {
+		return fmt.Errorf("putting %s webhook of manufacturer %s: %w", w.Kind, w.ManufacturerID, err)
+	}
+	w.UpdatedAt = fromMicros(micros(now))
+	return nil
+}
+
+// GetWebhook returns the manufacturer's webhook of kind with its secrets
+// opened, or a not_found error.
+func (s *Store) GetWebhook(ctx context.Context, manufacturerID string, kind callout.Kind) (*callout.Webhook, error) {
+	w := &callout.Webhook{ManufacturerID: manufacturerID, Kind: kind}
+	var (
+		authType, exportFormat        string
+		bearer, clientSecret, signing []byte
+		updated                       int64
+	)
+	err := s.queryRow(ctx, s.db, `SELECT enabled, url, auth_type, auth0_tenant_domain, auth0_client_id,
+			auth0_audience, export_format, timeout_ms, retries, generic_error_message, breaker_failures,
+			breaker_open_seconds, cache_seconds, bearer_token, auth0_client_secret, signing_secret, updated_at
+		FROM webhooks WHERE manufacturer_id = ? AND kind = ?`, manufacturerID, string(kind)).Scan(
+		&w.Enabled, &w.URL, &authType, &w.Auth.Auth0.TenantDomain, &w.Auth.Auth0.ClientID,
+		&w.Auth.Auth0.Audience, &exportFormat, &w.TimeoutMS, &w.Retries, &w.GenericErrorMessage,
+		&w.Breaker.ConsecutiveFailures, &w.Breaker.OpenSeconds, &w.CacheSeconds,
+		&bearer, &clientSecret, &signing, &updated)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, notFoundWebhook(manufacturerID, kind)
+	case err != nil:
+		return nil, fmt.Errorf("reading %s webhook of manufacturer %s: %w", kind, manufacturerID, err)
+	}
+	w.Auth.Type = callout.AuthType(authType)
+	w.ExportFormat = callout.ExportFormat(exportFormat)
+	w.UpdatedAt = fromMicros(updated)
+	if w.Auth.BearerToken, err = s.open(w, fieldBearerToken, bearer); err != nil {
+		return nil, err
+	}
+	if w.Auth.Auth0.ClientSecret, err = s.open(w, fieldClientSecret, clientSecret); err != nil {
+		return nil, err
+	}
+	if w.SigningSecret, err = s.open(w, fieldSigningSecret, signing); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// DeleteWebhook removes the manufacturer's webhook of kind, or returns a
+// not_found error when there is none.
+func (s *Store) DeleteWebhook(ctx context.Context, manufacturerID string, kind callout.Kind) error {
+	res, err := s.exec(ctx, s.db, `DELETE FROM webhooks WHERE manufacturer_id = ? AND kind = ?`, manufacturerID, string(kind))
+	if err != nil {
+		return fmt.Errorf("deleting %s webhook of manufacturer %s: %w", kind, manufacturerID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("deleting %s webhook of manufacturer %s: %w", kind, manufacturerID, err)
+	} else if n == 0 {
+		return notFoundWebhook(manufacturerID, kind)
+	}
+	return nil
+}
