@@ -12,8 +12,8 @@ import (
 
 	"github.com/callout/callout/auth"
 	"github.com/callout/callout/config"
-	"github.com/callout/callout/server"
 	"github.com/callout/callout/secret"
+	"github.com/callout/callout/server"
 	"github.com/callout/callout/store"
 )
 

@@ -15,8 +15,8 @@ import (
 
 	"github.com/callout/callout/auth"
 	"github.com/callout/callout/config"
-	"github.com/callout/callout/server"
 	"github.com/callout/callout/payload"
+	"github.com/callout/callout/server"
 )
 
 // demo starts Callout on a temporary SQLite store next to a sample
