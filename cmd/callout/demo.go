@@ -98,7 +98,11 @@ type walk struct {
 }
 
 func (w *walk) step(ctx context.Context, note, method, path string, role auth.Role, body any) error {
-	tok, err := auth.Mint(w.secret, role, "103", time.Hour, time.Now())
+	mfr := "103"
+	if role == auth.RolePlatform {
+		mfr = ""
+	}
+	tok, err := auth.Mint(w.secret, role, mfr, time.Hour, time.Now())
 	if err != nil {
 		return err
 	}
