@@ -119,30 +119,36 @@ func (p *process) kill() {
 // call sends a request as role for manufacturer 103.
 func (p *process) call(role auth.Role, method, path string, body string) (int, []byte) {
 	p.t.Helper()
+	status, data, err := p.send(role, method, path, body)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return status, data
+}
+
+// send is call for a goroutine other than the test's: it returns its error.
+func (p *process) send(role auth.Role, method, path string, body string) (int, []byte, error) {
 	mfr := "103"
 	if role == auth.RolePlatform {
 		mfr = ""
 	}
 	tok, err := auth.Mint([]byte(testJWTSecret), role, mfr, time.Hour, time.Now())
 	if err != nil {
-		p.t.Fatal(err)
+		return 0, nil, err
 	}
 	req, err := http.NewRequest(method, p.url+path, strings.NewReader(body))
 	if err != nil {
-		p.t.Fatal(err)
+		return 0, nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		p.t.Fatal(err)
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	return resp.StatusCode, data
+	return resp.StatusCode, data, err
 }
 
 // must calls and fails the test unless the status is want.

@@ -1,0 +1,575 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"runtime"
+	"runtime/metrics"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/callout/callout"
+	"github.com/callout/callout/auth"
+	"github.com/callout/callout/config"
+	calloutmetrics "github.com/callout/callout/metrics"
+	"github.com/callout/callout/payload"
+	"github.com/callout/callout/server"
+	"github.com/callout/callout/webhook"
+)
+
+// bench is what one run measures: Callout and the proxy in front of the same
+// fake webhook, and the load generator's client.
+type bench struct {
+	opts     options
+	hc       *http.Client
+	hook     *fakeWebhook
+	auth0    *fakeAuth0
+	callout  *calloutServer
+	proxyURL string
+	refused  string // a webhook URL whose port refuses connections
+	progress io.Writer
+	logs     io.Writer
+
+	tokens    map[string]string // app token per manufacturer
+	priceURLs []string          // of mfrPricing's jobs, rotated over
+	burstJobs []int             // of mfrAuth0
+
+	payload []byte      // the bytes Callout sent to the webhook
+	header  http.Header // the headers it sent them with, replayed by the proxy's client
+}
+
+// errStatus is a request answered with another status than expected.
+type errStatus struct{ got, want int }
+
+func (e *errStatus) Error() string { return fmt.Sprintf("status %d, want %d", e.got, e.want) }
+
+// post sends a POST and discards the answer, failing unless its status is want.
+func (b *bench) post(ctx context.Context, url string, body []byte, header http.Header, want int) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, rd)
+	if err != nil {
+		return err
+	}
+	req.Header = header
+	resp, err := b.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != want {
+		return &errStatus{resp.StatusCode, want}
+	}
+	return nil
+}
+
+// priceURL is the price route of a job.
+func (b *bench) priceURL(m string, job int) string {
+	return b.callout.url + "/v1/manufacturers/" + m + "/jobs/" + strconv.Itoa(job) + "/price"
+}
+
+// appHeader is the header of the app's requests for manufacturer m.
+func (b *bench) appHeader(m string) http.Header {
+	return http.Header{"Authorization": {"Bearer " + b.tokens[m]}}
+}
+
+// sendCallout prices the i-th job of the rotation through Callout.
+func (b *bench) sendCallout(header http.Header) func(ctx context.Context, i int) error {
+	return func(ctx context.Context, i int) error {
+		return b.post(ctx, b.priceURLs[i%len(b.priceURLs)], nil, header, http.StatusOK)
+	}
+}
+
+// sendProxy sends Callout's payload through the proxy.
+func (b *bench) sendProxy(ctx context.Context, _ int) error {
+	return b.post(ctx, b.proxyURL+"/", b.payload, b.header, http.StatusOK)
+}
+
+// prepare creates the manufacturers, makes one price through Callout and
+// keeps what Callout sent, for the proxy to send the same.
+func (b *bench) prepare(ctx context.Context) error {
+	b.tokens = make(map[string]string)
+	for _, m := range []string{mfrPricing, mfrBroken, mfrAuth0} {
+		tok, err := b.callout.token(auth.RoleApp, m)
+		if err != nil {
+			return err
+		}
+		b.tokens[m] = tok
+	}
+	pricingJobs := jobIDs(seedJob, b.opts.jobs)
+	b.burstJobs = jobIDs(400000, b.opts.burst)
+	setups := []manufacturerSetup{
+		{id: mfrPricing, jobs: pricingJobs, webhook: map[string]any{
+			"url":  b.hook.url + "/price",
+			"auth": map[string]any{"type": "bearer", "bearer_token": benchBearer},
+		}},
+		{id: mfrBroken, jobs: []int{seedJob}, webhook: map[string]any{
+			"url":     b.refused,
+			"retries": 0,
+			"breaker": map[string]any{"consecutive_failures": breakerFailures, "open_seconds": callout.MaxBreakerOpenSeconds},
+		}},
+		{id: mfrAuth0, jobs: b.burstJobs, webhook: map[string]any{
+			"url":     b.hook.url + "/auth0",
+			"retries": 0,
+			"auth": map[string]any{"type": "auth0", "auth0": map[string]any{
+				"tenant_domain": b.auth0.url,
+				"client_id":     "bench-client",
+				"client_secret": "bench-client-secret-not-a-secret",
+				"audience":      "https://bench.example",
+			}},
+		}},
+	}
+	for _, s := range setups {
+		if err := b.callout.setUp(ctx, b.hc, s); err != nil {
+			return fmt.Errorf("setting up manufacturer %s: %w", s.id, err)
+		}
+	}
+	for _, id := range pricingJobs {
+		b.priceURLs = append(b.priceURLs, b.priceURL(mfrPricing, id))
+	}
+
+	// The first price is checked in full: a benchmark of wrong answers
+	// would measure nothing.
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.priceURL(mfrPricing, seedJob), nil)
+	if err != nil {
+		return err
+	}
+	req.Header = b.appHeader(mfrPricing)
+	resp, err := b.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("pricing job %d: %w", seedJob, err)
+	}
+	answer, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return fmt.Errorf("pricing job %d: %w", seedJob, err)
+	}
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(answer, []byte(`"cost":1234.56`)) {
+		return fmt.Errorf("pricing job %d: %s: %.500s", seedJob, resp.Status, answer)
+	}
+	body, header, err := b.hook.captured()
+	if err != nil {
+		return err
+	}
+	// The client sets these itself for each request.
+	for _, h := range []string{"Content-Length", "Accept-Encoding", "Connection"} {
+		header.Del(h)
+	}
+	b.payload, b.header = body, header
+	return nil
+}
+
+// warmUp opens the connections and fills the caches of both sides.
+func (b *bench) warmUp(ctx context.Context) {
+	loop := closedLoop{workers: b.opts.concurrency, duration: time.Second}
+	loop.run(ctx, b.sendProxy)
+	loop.run(ctx, b.sendCallout(b.appHeader(mfrPricing)))
+}
+
+// latencyResult is the open-loop phase of both sides.
+type latencyResult struct {
+	Rate    float64    `json:"rate"`
+	Proxy   openResult `json:"proxy"`
+	Callout openResult `json:"callout"`
+}
+
+// latency measures both sides at the fixed rate, one after the other.
+func (b *bench) latency(ctx context.Context) latencyResult {
+	loop := openLoop{rate: b.opts.rate, duration: b.opts.duration, clock: realClock{}}
+	timed := func(send func(context.Context, int) error) sendFunc {
+		return func(ctx context.Context, i int, _ time.Time) (time.Time, error) {
+			err := send(ctx, i)
+			return time.Now(), err
+		}
+	}
+	r := latencyResult{Rate: b.opts.rate}
+	b.say("latency at %.0f/s for %s: proxy", b.opts.rate, b.opts.duration)
+	r.Proxy = loop.run(ctx, timed(b.sendProxy))
+	b.say("latency at %.0f/s for %s: Callout", b.opts.rate, b.opts.duration)
+	r.Callout = loop.run(ctx, timed(b.sendCallout(b.appHeader(mfrPricing))))
+	return r
+}
+
+// saturationResult is the closed-loop phase of both sides.
+type saturationResult struct {
+	Workers int          `json:"workers"`
+	Proxy   closedResult `json:"proxy"`
+	Callout closedResult `json:"callout"`
+	// CalloutWebhookHits is how many requests reached the webhook from
+	// Callout: one per price unless concurrent prices of one job were
+	// shared.
+	CalloutWebhookHits int64   `json:"callout_webhook_hits"`
+	CalloutCalloutRate float64 `json:"callout_callout_rate"`
+}
+
+// saturation measures the highest rate of both sides, writing a CPU profile
+// of Callout's part when asked.
+func (b *bench) saturation(ctx context.Context) (saturationResult, error) {
+	loop := closedLoop{workers: b.opts.concurrency, duration: b.opts.duration}
+	r := saturationResult{Workers: b.opts.concurrency}
+	b.say("saturation with %d workers for %s: proxy", b.opts.concurrency, b.opts.duration)
+	r.Proxy = loop.run(ctx, b.sendProxy)
+
+	b.say("saturation with %d workers for %s: Callout", b.opts.concurrency, b.opts.duration)
+	stopProfile, err := b.startProfile()
+	if err != nil {
+		return r, err
+	}
+	hits := b.hook.price.Load()
+	r.Callout = loop.run(ctx, b.sendCallout(b.appHeader(mfrPricing)))
+	r.CalloutWebhookHits = b.hook.price.Load() - hits
+	r.CalloutCalloutRate = perSecond(int(r.CalloutWebhookHits), r.Callout.Elapsed)
+	return r, stopProfile()
+}
+
+// startProfile starts the CPU profile of -cpuprofile, if any, and returns
+// what stops it.
+func (b *bench) startProfile() (stop func() error, err error) {
+	if b.opts.cpuprofile == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(b.opts.cpuprofile)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
+}
+
+// breakerResult is how fast callouts fail while a breaker is open.
+type breakerResult struct {
+	// API is a price through the HTTP API answered 503 circuit_open.
+	API Stats `json:"api"`
+	// Client is webhook.Client.Call refused by the breaker.
+	Client Stats `json:"client"`
+	// ClientAllocs is the heap allocations of one refused Call.
+	ClientAllocs float64 `json:"client_allocs_per_call"`
+}
+
+// Sample sizes of the breaker phase: sequential calls, each well under a
+// millisecond.
+const (
+	breakerAPICalls    = 2000
+	breakerClientCalls = 20000
+)
+
+// breaker trips the broken webhook's breaker and times the refused callouts.
+func (b *bench) breaker(ctx context.Context) (breakerResult, error) {
+	var r breakerResult
+	b.say("breaker: tripping it through the API, then %d refused prices", breakerAPICalls)
+	url, header := b.priceURL(mfrBroken, seedJob), b.appHeader(mfrBroken)
+	for i := range breakerFailures {
+		if err := b.post(ctx, url, nil, header, http.StatusBadGateway); err != nil {
+			return r, fmt.Errorf("tripping the breaker, price %d: %w", i+1, err)
+		}
+	}
+	if err := b.post(ctx, url, nil, header, http.StatusServiceUnavailable); err != nil {
+		return r, fmt.Errorf("the breaker did not open after %d failures: %w", breakerFailures, err)
+	}
+	lat := make([]time.Duration, breakerAPICalls)
+	failed := 0
+	for i := range lat {
+		t0 := time.Now()
+		if b.post(ctx, url, nil, header, http.StatusServiceUnavailable) != nil {
+			failed++
+		}
+		lat[i] = time.Since(t0)
+	}
+	r.API = summarize(lat, failed)
+
+	b.say("breaker: %d refused calls of webhook.Client", breakerClientCalls)
+	var err error
+	r.Client, r.ClientAllocs, err = breakerClient(ctx, b.refused, b.logs)
+	return r, err
+}
+
+// breakerClient times webhook.Client.Call on a tripped breaker, with the
+// client built as the server builds it (logger, metrics hooks).
+func breakerClient(ctx context.Context, refused string, logs io.Writer) (Stats, float64, error) {
+	cfg := config.Default()
+	cfg.LogLevel = "warn"
+	m := calloutmetrics.New(prometheus.NewRegistry())
+	policy := webhook.Policy{AllowPrivateNetworks: true, AllowInsecureHTTP: true}
+	c := webhook.New(webhook.Options{
+		Policy:    policy,
+		UserAgent: "callout/bench",
+		Logger:    server.NewLogger(cfg, logs),
+		OnCallout: func(w *callout.Webhook, r *webhook.Result) {
+			m.Callout(w.ManufacturerID, w.Kind, r.Outcome, r.Duration)
+		},
+		OnBreakerChange: func(mfr string, kind callout.Kind, _, to string) { m.BreakerState(mfr, kind, to) },
+	})
+	w := callout.NewWebhook("bench", callout.KindPricing)
+	w.Enabled, w.URL, w.Retries = true, refused, 0
+	w.Auth = callout.Auth{Type: callout.AuthBearer, BearerToken: benchBearer}
+	w.Breaker = callout.BreakerSettings{ConsecutiveFailures: breakerFailures, OpenSeconds: callout.MaxBreakerOpenSeconds}
+	export, job, customer := payload.Sample()
+	body, err := payload.Build(w.ExportFormat, export, job, customer)
+	if err != nil {
+		return Stats{}, 0, err
+	}
+	call := func() *webhook.Result {
+		return c.Call(ctx, &webhook.Request{Webhook: w, Body: body, DeliveryID: "bench-delivery", RequestID: "bench"})
+	}
+	for i := range breakerFailures {
+		if r := call(); r.Outcome != callout.OutcomeUnreachable {
+			return Stats{}, 0, fmt.Errorf("tripping the client's breaker, call %d: outcome %s, want %s", i+1, r.Outcome, callout.OutcomeUnreachable)
+		}
+	}
+	if r := call(); r.Outcome != callout.OutcomeCircuitOpen {
+		return Stats{}, 0, fmt.Errorf("the client's breaker did not open: outcome %s", r.Outcome)
+	}
+
+	lat := make([]time.Duration, breakerClientCalls)
+	failed := 0
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := range lat {
+		t0 := time.Now()
+		r := call()
+		lat[i] = time.Since(t0)
+		if r.Outcome != callout.OutcomeCircuitOpen {
+			failed++
+		}
+	}
+	runtime.ReadMemStats(&after)
+	allocs := float64(after.Mallocs-before.Mallocs) / float64(len(lat))
+	return summarize(lat, failed), allocs, nil
+}
+
+// tokenResult is the token burst.
+type tokenResult struct {
+	Burst         int           `json:"burst"`
+	TokenRequests int64         `json:"token_requests"`
+	Priced        int64         `json:"priced"`
+	Elapsed       time.Duration `json:"elapsed_ns"`
+	// Errors are the distinct failures of the burst's prices, if any.
+	Errors []string `json:"errors,omitempty"`
+}
+
+// tokenBurst prices every burst job at once through the auth0 webhook,
+// whose token cache is still cold, and counts the token requests.
+func (b *bench) tokenBurst(ctx context.Context) tokenResult {
+	r := tokenResult{Burst: len(b.burstJobs)}
+	b.say("token burst: %d simultaneous prices on a cold token cache", r.Burst)
+	header := b.appHeader(mfrAuth0)
+	before := b.auth0.requests.Load()
+	var (
+		priced atomic.Int64
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		errs   = map[string]bool{}
+		start  = make(chan struct{})
+	)
+	for _, id := range b.burstJobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			err := b.post(ctx, b.priceURL(mfrAuth0, id), nil, header, http.StatusOK)
+			if err == nil {
+				priced.Add(1)
+				return
+			}
+			mu.Lock()
+			errs[err.Error()] = true
+			mu.Unlock()
+		}()
+	}
+	t0 := time.Now()
+	close(start)
+	wg.Wait()
+	r.Elapsed = time.Since(t0)
+	r.TokenRequests = b.auth0.requests.Load() - before
+	r.Priced = priced.Load()
+	for e := range errs {
+		r.Errors = append(r.Errors, e)
+	}
+	return r
+}
+
+// memoryResult is the memory the whole process used.
+type memoryResult struct {
+	// PeakRSS is the most resident memory the process had at once (VmHWM).
+	PeakRSS uint64 `json:"peak_rss_bytes"`
+	// PeakHeap is the most memory live heap objects took, sampled.
+	PeakHeap   uint64 `json:"peak_heap_bytes"`
+	HeapSys    uint64 `json:"heap_sys_bytes"`
+	TotalAlloc uint64 `json:"total_alloc_bytes"`
+	NumGC      uint32 `json:"gc_cycles"`
+	// Phases are the peaks of each phase, in order; when the kernel's peak
+	// could not be reset between phases (PerPhase false), each RSS peak is
+	// that of the process so far.
+	Phases   []phaseMemory `json:"phases"`
+	PerPhase bool          `json:"per_phase"`
+}
+
+// phaseMemory is the memory peaks of one phase.
+type phaseMemory struct {
+	Name     string `json:"name"`
+	PeakRSS  uint64 `json:"peak_rss_bytes"`
+	PeakHeap uint64 `json:"peak_heap_bytes"`
+}
+
+// memoryTracker records the peak RSS and live heap of each phase. The Go
+// runtime keeps no peak of the heap, so it is sampled; the kernel keeps the
+// peak RSS, and lets a process reset it (/proc/self/clear_refs), which tells
+// which phase needed the memory.
+type memoryTracker struct {
+	heap     atomic.Uint64
+	stop     chan struct{}
+	done     chan struct{}
+	result   memoryResult
+	resetErr error
+}
+
+const heapMetric = "/memory/classes/heap/objects:bytes"
+
+func startMemoryTracker(every time.Duration) *memoryTracker {
+	t := &memoryTracker{stop: make(chan struct{}), done: make(chan struct{})}
+	t.resetErr = resetPeakRSS()
+	t.result.PerPhase = t.resetErr == nil
+	go func() {
+		defer close(t.done)
+		sample := []metrics.Sample{{Name: heapMetric}}
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			metrics.Read(sample)
+			if sample[0].Value.Kind() == metrics.KindUint64 {
+				if v := sample[0].Value.Uint64(); v > t.heap.Load() {
+					t.heap.Store(v)
+				}
+			}
+			select {
+			case <-t.stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return t
+}
+
+// mark ends a phase: it records the phase's peaks and starts the next's.
+func (t *memoryTracker) mark(name string) error {
+	rss, err := peakRSS()
+	if err != nil {
+		return err
+	}
+	heap := t.heap.Swap(0)
+	t.result.Phases = append(t.result.Phases, phaseMemory{Name: name, PeakRSS: rss, PeakHeap: heap})
+	t.result.PeakRSS = max(t.result.PeakRSS, rss)
+	t.result.PeakHeap = max(t.result.PeakHeap, heap)
+	if t.result.PerPhase {
+		return resetPeakRSS()
+	}
+	return nil
+}
+
+// Stop ends the sampling and returns the peaks with the heap's statistics.
+func (t *memoryTracker) Stop() memoryResult {
+	close(t.stop)
+	<-t.done
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	r := t.result
+	r.HeapSys, r.TotalAlloc, r.NumGC = ms.HeapSys, ms.TotalAlloc, ms.NumGC
+	return r
+}
+
+// resetPeakRSS sets the process's peak RSS to its current RSS.
+func resetPeakRSS() error {
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		return fmt.Errorf("resetting the peak RSS: %w", err)
+	}
+	return nil
+}
+
+// peakRSS reads the process's peak RSS.
+func peakRSS() (uint64, error) {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, fmt.Errorf("reading the peak RSS: %w", err)
+	}
+	return vmHWM(status)
+}
+
+// vmHWM parses the VmHWM line of /proc/self/status, in kB, into bytes.
+func vmHWM(status []byte) (uint64, error) {
+	for line := range strings.Lines(string(status)) {
+		rest, ok := strings.CutPrefix(line, "VmHWM:")
+		if !ok {
+			continue
+		}
+		kb, ok := strings.CutSuffix(strings.TrimSpace(rest), " kB")
+		if !ok {
+			break
+		}
+		n, err := strconv.ParseUint(strings.TrimSpace(kb), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("VmHWM %q: %w", strings.TrimSpace(rest), err)
+		}
+		return n << 10, nil
+	}
+	return 0, errors.New("no VmHWM line in /proc/self/status")
+}
+
+// logCounter stands for Callout's log output: it counts the lines and keeps
+// the first, instead of printing thousands of expected warnings (every price
+// refused by the open breaker is one).
+type logCounter struct {
+	lines atomic.Int64
+	mu    sync.Mutex
+	first string
+}
+
+func (l *logCounter) Write(p []byte) (int, error) {
+	n := int64(bytes.Count(p, []byte{'\n'}))
+	if n > 0 && l.lines.Add(n) == n {
+		l.mu.Lock()
+		l.first = strings.TrimSpace(string(p))
+		l.mu.Unlock()
+	}
+	return len(p), nil
+}
+
+// logResult is what Callout logged at warn level and above.
+type logResult struct {
+	Lines int64  `json:"lines"`
+	First string `json:"first,omitempty"`
+}
+
+func (l *logCounter) result() logResult {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return logResult{Lines: l.lines.Load(), First: l.first}
+}
+
+// say reports progress.
+func (b *bench) say(format string, args ...any) {
+	fmt.Fprintf(b.progress, "callout-bench: "+format+"\n", args...)
+}

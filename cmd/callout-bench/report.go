@@ -1,0 +1,228 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// report is everything one run measured.
+type report struct {
+	Go           string           `json:"go"`
+	GOMAXPROCS   int              `json:"gomaxprocs"`
+	Duration     time.Duration    `json:"duration_ns"`
+	PayloadBytes int              `json:"payload_bytes"`
+	Jobs         int              `json:"jobs"`
+	Latency      latencyResult    `json:"latency"`
+	Saturation   saturationResult `json:"saturation"`
+	Breaker      breakerResult    `json:"breaker"`
+	Tokens       tokenResult      `json:"tokens"`
+	Memory       memoryResult     `json:"memory"`
+	Logs         logResult        `json:"callout_logs"`
+	Targets      []target         `json:"targets"`
+}
+
+// target is one figure the SPEC or the issue sets a bound on.
+type target struct {
+	Name  string  `json:"name"`
+	Value float64 `json:"value"`
+	Limit float64 `json:"limit"`
+	Unit  string  `json:"unit"`
+	// AtLeast marks a lower bound; otherwise Limit is an upper bound.
+	AtLeast bool `json:"at_least"`
+	Pass    bool `json:"pass"`
+	// Note says why a figure that meets its bound still does not pass.
+	Note string `json:"note,omitempty"`
+}
+
+// The targets (SPEC §10 and issue 5).
+const (
+	targetAddedP50     = 500 * time.Microsecond
+	targetAddedP99     = time.Millisecond
+	targetRatio        = 0.5
+	targetBreakerP99   = 100 * time.Microsecond
+	targetBreakerAPI   = time.Millisecond // SPEC: "well under a millisecond"
+	targetTokenRequest = 1
+	targetPeakRSS      = 100_000_000 // bytes: 100 MB
+)
+
+// judge fills in the targets from the measurements. A phase with failed
+// requests misses its target whatever its figures: they would not be of
+// the work that was meant.
+func (r *report) judge() {
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+	add := func(t target, failures int, what string) {
+		if t.AtLeast {
+			t.Pass = t.Value >= t.Limit
+		} else {
+			t.Pass = t.Value <= t.Limit
+		}
+		if failures > 0 {
+			t.Pass = false
+			t.Note = fmt.Sprintf("%d %s failed", failures, what)
+		}
+		r.Targets = append(r.Targets, t)
+	}
+	lat := r.Latency
+	latFailed := lat.Proxy.Latency.Errors + lat.Callout.Latency.Errors +
+		(lat.Proxy.Due - lat.Proxy.Sent) + (lat.Callout.Due - lat.Callout.Sent)
+	add(target{Name: fmt.Sprintf("added latency p50 at %.0f/s", lat.Rate), Unit: "ms",
+		Value: ms(lat.Callout.Latency.P50 - lat.Proxy.Latency.P50), Limit: ms(targetAddedP50)}, latFailed, "requests")
+	add(target{Name: fmt.Sprintf("added latency p99 at %.0f/s", lat.Rate), Unit: "ms",
+		Value: ms(lat.Callout.Latency.P99 - lat.Proxy.Latency.P99), Limit: ms(targetAddedP99)}, latFailed, "requests")
+
+	sat := r.Saturation
+	add(target{Name: "throughput, Callout / proxy", Unit: "×", AtLeast: true,
+		Value: ratio(sat.Callout.Rate, sat.Proxy.Rate), Limit: targetRatio},
+		sat.Proxy.Errors+sat.Callout.Errors, "requests")
+
+	add(target{Name: "breaker open: fail-fast p99 (client)", Unit: "µs",
+		Value: us(r.Breaker.Client.P99), Limit: us(targetBreakerP99)}, r.Breaker.Client.Errors, "calls")
+	add(target{Name: "breaker open: fail-fast p99 (API)", Unit: "µs",
+		Value: us(r.Breaker.API.P99), Limit: us(targetBreakerAPI)}, r.Breaker.API.Errors, "requests")
+
+	tok := r.Tokens
+	add(target{Name: fmt.Sprintf("token requests, burst of %d", tok.Burst), Unit: "",
+		Value: float64(tok.TokenRequests), Limit: targetTokenRequest}, tok.Burst-int(tok.Priced), "prices")
+
+	add(target{Name: "peak RSS (whole process)", Unit: "MB",
+		Value: float64(r.Memory.PeakRSS) / 1e6, Limit: targetPeakRSS / 1e6}, 0, "")
+}
+
+// ratio is a/b, 0 when b is 0.
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+// writeJSON writes the report as indented JSON.
+func (r *report) writeJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// writeText writes the report as tables.
+func (r *report) writeText(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	p := func(format string, args ...any) { fmt.Fprintf(tw, format, args...) }
+	line := func(format string, args ...any) {
+		tw.Flush()
+		fmt.Fprintf(w, format, args...)
+	}
+
+	line("Callout benchmark: %s per phase on loopback, %s, GOMAXPROCS=%d\n", r.Duration, r.Go, r.GOMAXPROCS)
+	line("Callout prices job %d (and %d copies, rotated) of manufacturer %s; the proxy forwards the same %d-byte payload.\n",
+		seedJob, r.Jobs-1, mfrPricing, r.PayloadBytes)
+	line("Everything (Callout, proxy, fake webhook, load generator) shares this one process.\n\n")
+
+	lat := r.Latency
+	line("Latency at %.0f requests/s, open loop, from each request's due time\n", lat.Rate)
+	p("\tp50\tp90\tp99\tmax\tsent\terrors\tgenerator lag p99\t\n")
+	for _, row := range []struct {
+		name string
+		o    openResult
+	}{{"proxy", lat.Proxy}, {"Callout", lat.Callout}} {
+		s := row.o.Latency
+		p("%s\t%s\t%s\t%s\t%s\t%d/%d\t%d\t%s\t\n", row.name, dur(s.P50), dur(s.P90), dur(s.P99), dur(s.Max),
+			row.o.Sent, row.o.Due, s.Errors, dur(row.o.Lag.P99))
+	}
+	c, x := lat.Callout.Latency, lat.Proxy.Latency
+	p("added\t%s\t%s\t%s\t%s\t\t\t\t\n", dur(c.P50-x.P50), dur(c.P90-x.P90), dur(c.P99-x.P99), dur(c.Max-x.Max))
+	p("ratio\t%.2f×\t%.2f×\t%.2f×\t%.2f×\t\t\t\t\n", ratio(float64(c.P50), float64(x.P50)), ratio(float64(c.P90), float64(x.P90)),
+		ratio(float64(c.P99), float64(x.P99)), ratio(float64(c.Max), float64(x.Max)))
+
+	sat := r.Saturation
+	line("\nSaturation, closed loop, %d workers\n", sat.Workers)
+	p("\trequests/s\tp50\tp99\trequests\terrors\t\n")
+	for _, row := range []struct {
+		name string
+		c    closedResult
+	}{{"proxy", sat.Proxy}, {"Callout", sat.Callout}} {
+		p("%s\t%.0f\t%s\t%s\t%d\t%d\t\n", row.name, row.c.Rate, dur(row.c.Latency.P50), dur(row.c.Latency.P99), row.c.Requests, row.c.Errors)
+	}
+	p("ratio\t%.2f×\t%.2f×\t%.2f×\t\t\t\n", ratio(sat.Callout.Rate, sat.Proxy.Rate),
+		ratio(float64(sat.Callout.Latency.P50), float64(sat.Proxy.Latency.P50)),
+		ratio(float64(sat.Callout.Latency.P99), float64(sat.Proxy.Latency.P99)))
+	line("Callout's webhook calls: %d (%.0f/s)\n", sat.CalloutWebhookHits, sat.CalloutCalloutRate)
+
+	br := r.Breaker
+	line("\nBreaker open, sequential refused callouts\n")
+	p("\tp50\tp99\tmax\tcalls\terrors\t\n")
+	p("API: price → 503\t%s\t%s\t%s\t%d\t%d\t\n", dur(br.API.P50), dur(br.API.P99), dur(br.API.Max), br.API.Count, br.API.Errors)
+	p("webhook.Client.Call\t%s\t%s\t%s\t%d\t%d\t\n", dur(br.Client.P50), dur(br.Client.P99), dur(br.Client.Max), br.Client.Count, br.Client.Errors)
+	line("webhook.Client.Call allocates %.1f times per refused call\n", br.ClientAllocs)
+
+	tok := r.Tokens
+	line("\nToken burst: %d simultaneous prices on a cold cache: %d token request(s), %d priced, in %s\n",
+		tok.Burst, tok.TokenRequests, tok.Priced, dur(tok.Elapsed))
+	for _, e := range tok.Errors {
+		line("  failure: %s\n", e)
+	}
+
+	mem := r.Memory
+	line("\nMemory (whole process): peak RSS %s, peak live heap %s; heap obtained from the OS %s, %s allocated in all, %d GC cycles\n",
+		mb(mem.PeakRSS), mb(mem.PeakHeap), mb(mem.HeapSys), mb(mem.TotalAlloc), mem.NumGC)
+	if mem.PerPhase {
+		p("phase\tpeak RSS\tpeak live heap\t\n")
+	} else {
+		p("phase\tpeak RSS so far\tpeak live heap\t\n")
+	}
+	for _, ph := range mem.Phases {
+		p("%s\t%s\t%s\t\n", ph.Name, mb(ph.PeakRSS), mb(ph.PeakHeap))
+	}
+
+	line("\nCallout logged %d lines at warn level or above", r.Logs.Lines)
+	if r.Logs.First != "" {
+		line("; the first:\n  %.300s", r.Logs.First)
+	}
+	line("\n")
+
+	line("\nTargets\n")
+	for _, t := range r.Targets {
+		bound := "≤"
+		if t.AtLeast {
+			bound = "≥"
+		}
+		verdict := "MISS"
+		if t.Pass {
+			verdict = "PASS"
+		}
+		p("%s\t%s %s\t%s %s %s\t%s\t%s\n", t.Name, num(t.Value), t.Unit, bound, num(t.Limit), t.Unit, verdict, t.Note)
+	}
+	return tw.Flush()
+}
+
+// dur prints a latency with a unit that suits its size.
+func dur(d time.Duration) string {
+	sign := ""
+	if d < 0 {
+		sign, d = "-", -d
+	}
+	switch {
+	case d < time.Millisecond:
+		return fmt.Sprintf("%s%.0fµs", sign, float64(d)/float64(time.Microsecond))
+	case d < time.Second:
+		return fmt.Sprintf("%s%.2fms", sign, float64(d)/float64(time.Millisecond))
+	}
+	return fmt.Sprintf("%s%.2fs", sign, d.Seconds())
+}
+
+// mb prints a size in megabytes (10⁶ bytes, as the targets count them).
+func mb(n uint64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
+
+// num prints a target's figure without needless digits.
+func num(v float64) string {
+	s := fmt.Sprintf("%.3f", v)
+	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	if s == "-0" {
+		return "0"
+	}
+	return s
+}

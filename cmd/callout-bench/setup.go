@@ -1,0 +1,371 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"runtime/pprof"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/callout/callout/auth"
+	"github.com/callout/callout/config"
+	"github.com/callout/callout/payload"
+	"github.com/callout/callout/server"
+)
+
+// The manufacturers of the benchmark, one per measurement that needs its own
+// webhook.
+const (
+	// mfrPricing prices through a bearer webhook on the fake webhook.
+	mfrPricing = "103"
+	// mfrBroken prices through a webhook whose port refuses connections,
+	// to trip its breaker.
+	mfrBroken = "104"
+	// mfrAuth0 prices through an auth0 webhook, for the token burst.
+	mfrAuth0 = "105"
+
+	// seedJob is the job of seed 001; its copies take the ids that follow.
+	seedJob    = 338167
+	seedJobID  = `"id": 338167`
+	customerID = "27465"
+
+	// benchBearer is the pricing webhook's bearer token: a fixed fake
+	// credential, checked by the fake webhook.
+	benchBearer = "bench-bearer-token-not-a-secret"
+	// benchAccessToken is what the fake Auth0 hands out.
+	benchAccessToken = "bench-access-token-not-a-secret"
+
+	// breakerFailures is the broken webhook's consecutive_failures.
+	breakerFailures = 5
+	// tokenDelay is how long the fake Auth0 takes to answer: long enough
+	// that a whole burst arrives while the first token is being fetched,
+	// which is what a shared cache must withstand.
+	tokenDelay = 20 * time.Millisecond
+)
+
+// webhookAnswer is the fake webhook's answer to every price.
+var webhookAnswer = []byte(`{"cost": 1234.56}`)
+
+// labelled runs f with profiler labels naming a side of the benchmark, which
+// every goroutine f starts inherits: a CPU profile can then tell Callout's
+// time from the load generator's and the fakes' (pprof -tagfocus side=callout).
+func labelled(ctx context.Context, side string, f func(context.Context)) {
+	pprof.Do(ctx, pprof.Labels("side", side), f)
+}
+
+// serve answers on a new loopback listener with h, its goroutines labelled
+// side, and returns the server and its base URL.
+func serve(ctx context.Context, side string, h http.Handler) (*http.Server, string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", fmt.Errorf("listening for the %s: %w", side, err)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(slog.DiscardHandler, slog.LevelError),
+	}
+	labelled(ctx, side, func(context.Context) { go func() { _ = srv.Serve(ln) }() })
+	return srv, "http://" + ln.Addr().String(), nil
+}
+
+// fakeWebhook is a manufacturer's webhook answering every price at once. It
+// counts its hits per path and keeps the first request Callout sent, whose
+// bytes the proxy is then given.
+type fakeWebhook struct {
+	srv *http.Server
+	url string
+
+	price atomic.Int64 // hits on /price: Callout's bearer webhook
+	proxy atomic.Int64 // hits on /: through the proxy
+	auth0 atomic.Int64 // hits on /auth0: Callout's auth0 webhook
+	bad   atomic.Int64 // requests refused for a wrong credential
+
+	mu     sync.Mutex
+	header http.Header // of the first request on /price; nil before it
+	body   []byte      // of the first request on /price
+}
+
+func startWebhook(ctx context.Context) (*fakeWebhook, error) {
+	f := &fakeWebhook{}
+	srv, u, err := serve(ctx, "webhook", f)
+	if err != nil {
+		return nil, err
+	}
+	f.srv, f.url = srv, u
+	return f, nil
+}
+
+// ServeHTTP answers like a pricing webhook that accepts every job.
+func (f *fakeWebhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	want, counter := "Bearer "+benchBearer, &f.proxy
+	switch r.URL.Path {
+	case "/price":
+		counter = &f.price
+	case "/auth0":
+		want, counter = "Bearer "+benchAccessToken, &f.auth0
+	}
+	if r.Header.Get("Authorization") != want {
+		f.bad.Add(1)
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
+	if counter.Add(1) == 1 && counter == &f.price {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, "reading the body", http.StatusBadRequest)
+			return
+		}
+		f.mu.Lock()
+		f.header, f.body = r.Header.Clone(), body
+		f.mu.Unlock()
+	} else {
+		_, _ = io.Copy(io.Discard, r.Body)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(webhookAnswer)
+}
+
+// captured returns the body and headers of the first request Callout sent
+// to /price, or an error when none came yet.
+func (f *fakeWebhook) captured() ([]byte, http.Header, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.header == nil {
+		return nil, nil, errors.New("the fake webhook has not been called by Callout")
+	}
+	return f.body, f.header.Clone(), nil
+}
+
+// fakeAuth0 is an Auth0 tenant's token endpoint that counts its requests.
+type fakeAuth0 struct {
+	srv      *http.Server
+	url      string
+	requests atomic.Int64
+}
+
+func startAuth0(ctx context.Context) (*fakeAuth0, error) {
+	a := &fakeAuth0{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /oauth/token", func(w http.ResponseWriter, r *http.Request) {
+		a.requests.Add(1)
+		_, _ = io.Copy(io.Discard, r.Body)
+		time.Sleep(tokenDelay)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = fmt.Fprintf(w, `{"access_token": %q, "token_type": "Bearer", "expires_in": 3600}`, benchAccessToken)
+	})
+	srv, u, err := serve(ctx, "auth0", mux)
+	if err != nil {
+		return nil, err
+	}
+	a.srv, a.url = srv, u
+	return a, nil
+}
+
+// startProxy starts the baseline: a plain reverse proxy to target, with the
+// same connection pool sizes as Callout's outbound client, so that the
+// comparison is of the work done and not of pool settings.
+func startProxy(ctx context.Context, target string) (*http.Server, string, error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil, "", fmt.Errorf("proxy target: %w", err)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 1024, 64
+	rp := &httputil.ReverseProxy{
+		Rewrite:   func(r *httputil.ProxyRequest) { r.SetURL(u) },
+		Transport: tr,
+		ErrorLog:  slog.NewLogLogger(slog.DiscardHandler, slog.LevelError),
+	}
+	return serve(ctx, "proxy", rp)
+}
+
+// refusedURL returns a loopback URL on a port nothing listens on: the port
+// of a listener just closed.
+func refusedURL() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("finding a closed port: %w", err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		return "", err
+	}
+	return "http://" + addr + "/price", nil
+}
+
+// calloutServer is Callout running in-process on a temporary SQLite store.
+type calloutServer struct {
+	srv    *server.Server
+	url    string
+	secret []byte
+	dir    string
+	stop   context.CancelFunc
+	done   chan struct{}
+}
+
+// startCallout starts Callout in development mode (private networks and
+// plain http allowed) logging warnings and errors to logs.
+func startCallout(ctx context.Context, logs io.Writer) (*calloutServer, error) {
+	dir, err := os.MkdirTemp("", "callout-bench-")
+	if err != nil {
+		return nil, err
+	}
+	cfg := config.Default()
+	cfg.Dev, cfg.DataDir, cfg.LogLevel = true, dir, "warn"
+	cfg.ShutdownTimeout = 5 * time.Second
+	secrets, err := cfg.Prepare()
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("preparing the configuration: %w", err)
+	}
+	srv, err := server.New(ctx, cfg, secrets, server.NewLogger(cfg, logs), "bench")
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("starting Callout: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		srv.Close()
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("listening for Callout: %w", err)
+	}
+	sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	c := &calloutServer{srv: srv, url: "http://" + ln.Addr().String(), secret: secrets.JWTSecret, dir: dir, stop: stop, done: make(chan struct{})}
+	labelled(sctx, "callout", func(sctx context.Context) {
+		go func() {
+			defer close(c.done)
+			_ = srv.Serve(sctx, ln)
+		}()
+	})
+	return c, nil
+}
+
+// Close stops Callout and removes its data directory.
+func (c *calloutServer) Close() error {
+	c.stop()
+	<-c.done
+	err := c.srv.Close()
+	return errors.Join(err, os.RemoveAll(c.dir))
+}
+
+// token mints an API token of role for manufacturer m ("" for the platform).
+func (c *calloutServer) token(role auth.Role, m string) (string, error) {
+	return auth.Mint(c.secret, role, m, 24*time.Hour, time.Now())
+}
+
+// admin sends one configuration request to Callout as role and fails unless
+// it is answered with a 2xx status.
+func (c *calloutServer) admin(ctx context.Context, hc *http.Client, role auth.Role, m, method, path string, body any) error {
+	tok, err := c.token(role, m)
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.url+path, bytes.NewReader(data))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, answer)
+	}
+	return nil
+}
+
+// manufacturerSetup is one manufacturer to create: its pricing webhook and
+// how many copies of the seed job it gets.
+type manufacturerSetup struct {
+	id      string
+	webhook map[string]any
+	jobs    []int // job ids
+}
+
+// setUp creates the manufacturer, its pricing webhook, the seed customer
+// and its jobs, storing the jobs with a few requests in parallel.
+func (c *calloutServer) setUp(ctx context.Context, hc *http.Client, m manufacturerSetup) error {
+	base := "/v1/manufacturers/" + m.id
+	if err := c.admin(ctx, hc, auth.RolePlatform, "", "PUT", base, map[string]string{"name": "Bench " + m.id}); err != nil {
+		return err
+	}
+	if err := c.admin(ctx, hc, auth.RoleAdmin, m.id, "PUT", base+"/webhooks/pricing", m.webhook); err != nil {
+		return err
+	}
+	export, job, customer := payload.Sample()
+	if err := c.admin(ctx, hc, auth.RoleApp, m.id, "PUT", base+"/customers/"+customerID, customer); err != nil {
+		return err
+	}
+	const parallel = 8
+	errs := make(chan error, len(m.jobs))
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for _, id := range m.jobs {
+		doc, err := jobCopy(job, id)
+		if err != nil {
+			return err
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			body := map[string]json.RawMessage{"job": doc, "export": export}
+			errs <- c.admin(ctx, hc, auth.RoleApp, m.id, "PUT", base+"/jobs/"+strconv.Itoa(id), body)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return errors.Join(all...)
+}
+
+// jobCopy is the seed job document with its id replaced by id. Ids of as many
+// digits as the seed's keep the payload's size.
+func jobCopy(job json.RawMessage, id int) (json.RawMessage, error) {
+	if !bytes.Contains(job, []byte(seedJobID)) {
+		return nil, fmt.Errorf("the seed job document has no %s member", seedJobID)
+	}
+	return bytes.Replace(job, []byte(seedJobID), []byte(`"id": `+strconv.Itoa(id)), 1), nil
+}
+
+// jobIDs returns n consecutive job ids from first.
+func jobIDs(first, n int) []int {
+	ids := make([]int, n)
+	for i := range ids {
+		ids[i] = first + i
+	}
+	return ids
+}
+
+// loadClient is the load generator's HTTP client, shared by every request
+// of every phase, with room for a whole burst of idle connections.
+func loadClient(burst int) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = 2 * burst
+	tr.MaxIdleConnsPerHost = burst
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+}

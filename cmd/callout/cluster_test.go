@@ -1,0 +1,161 @@
+package main
+
+import (
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/callout/callout/auth"
+)
+
+// cluster starts n Callout processes sharing one PostgreSQL schema of their
+// own. It skips the test when no test database is configured.
+func cluster(t *testing.T, n int, env ...string) []*process {
+	t.Helper()
+	base := os.Getenv("CALLOUT_TEST_DATABASE_URL")
+	if base == "" {
+		t.Skip("CALLOUT_TEST_DATABASE_URL is not set")
+	}
+	db, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	schema := "cluster_" + strings.ToLower(rand.Text()[:12])
+	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		db, err := sql.Open("pgx", base)
+		if err == nil {
+			_, _ = db.Exec("DROP SCHEMA " + schema + " CASCADE")
+			db.Close()
+		}
+	})
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	env = append([]string{
+		"CALLOUT_DATABASE_URL=" + base + sep + "search_path=" + schema,
+		"CALLOUT_SECRET_KEY=" + base64.StdEncoding.EncodeToString(key),
+	}, env...)
+	procs := make([]*process, n)
+	for i := range procs {
+		procs[i] = startProcess(t, t.TempDir(), env...)
+	}
+	return procs
+}
+
+// TestClusterSubmitsOnce fires 30 concurrent submits of one job spread over
+// three processes at a slow manufacturer: exactly one request reaches it and
+// every caller sees its answer.
+func TestClusterSubmitsOnce(t *testing.T) {
+	var calls atomic.Int32
+	mfr := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := calls.Add(1)
+		time.Sleep(time.Second)
+		fmt.Fprintf(w, `{"success": true, "id": "JPS-%d"}`, 990494+n)
+	}))
+	defer mfr.Close()
+	procs := cluster(t, 3)
+	setUp(procs[0], mfr.URL, `{"type": "none"}`)
+
+	const n = 30
+	type answer struct {
+		status int
+		body   []byte
+	}
+	answers := make([]answer, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			status, body := procs[i%3].call(auth.RoleApp, "POST", "/v1/manufacturers/103/jobs/338167/submit", "")
+			answers[i] = answer{status, body}
+		})
+	}
+	wg.Wait()
+	if got := calls.Load(); got != 1 {
+		t.Fatalf("%d requests reached the manufacturer, want 1", got)
+	}
+	for i, a := range answers {
+		var got struct {
+			ExternalID string `json:"external_id"`
+		}
+		if err := json.Unmarshal(a.body, &got); err != nil || a.status != 200 || got.ExternalID != "JPS-990495" {
+			t.Errorf("caller %d (process %d): %d %s", i, i%3, a.status, a.body)
+		}
+	}
+	for _, p := range procs {
+		job := p.must(200, auth.RoleApp, "GET", "/v1/manufacturers/103/jobs/338167", "")
+		if !strings.Contains(string(job), `"external_id":"JPS-990495"`) {
+			t.Errorf("process sees %s", job)
+		}
+	}
+}
+
+// TestClusterProcessDiesMidSubmission kills the process making a submission
+// callout; after the claim's lease the job can be submitted through another
+// process, and the manufacturer gets the same Idempotency-Key again.
+func TestClusterProcessDiesMidSubmission(t *testing.T) {
+	var mu sync.Mutex
+	var keys []string
+	arrived := make(chan struct{}, 2)
+	mfr := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Reading the body lets the server notice the caller dying.
+		_, _ = io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		keys = append(keys, r.Header.Get("Idempotency-Key"))
+		first := len(keys) == 1
+		mu.Unlock()
+		arrived <- struct{}{}
+		if first {
+			<-r.Context().Done() // the first attempt never gets an answer
+			return
+		}
+		fmt.Fprint(w, `{"success": true, "id": "JPS-7"}`)
+	}))
+	defer mfr.Close()
+	const lease = 2 * time.Second
+	procs := cluster(t, 2, "CALLOUT_SUBMISSION_LEASE="+lease.String())
+	setUp(procs[0], mfr.URL, `{"type": "none"}`)
+
+	var killed time.Time
+	go func() {
+		// This caller never gets an answer: its process dies.
+		_, _, _ = procs[0].send(auth.RoleApp, "POST", "/v1/manufacturers/103/jobs/338167/submit", "")
+	}()
+	select {
+	case <-arrived:
+		procs[0].kill()
+		killed = time.Now()
+	case <-time.After(20 * time.Second):
+		t.Fatal("the first submission never reached the manufacturer")
+	}
+
+	body := procs[1].must(200, auth.RoleApp, "POST", "/v1/manufacturers/103/jobs/338167/submit", "")
+	if waited := time.Since(killed); waited < lease/2 {
+		t.Errorf("the second submit went through %s after the kill, before the lease could expire", waited)
+	}
+	if !strings.Contains(string(body), `"external_id":"JPS-7"`) {
+		t.Errorf("submit after the lease: %s", body)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(keys) != 2 || keys[0] == "" || keys[0] != keys[1] {
+		t.Errorf("Idempotency-Keys sent: %q, want the same key twice", keys)
+	}
+}
