@@ -172,7 +172,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 		err = fromEcho(he)
 	}
 	p := callout.NewProblem(err)
-	if p.Status >= 500 {
+	// A failed callout is the manufacturer's failure, logged by the service
+	// that made it; only Callout's own failures are errors here.
+	if p.Code == callout.ECodeInternal || p.Code == callout.ECodeUnavailable {
 		s.log.ErrorContext(c.Request().Context(), "request failed", "method", c.Request().Method, "path", c.Path(), "code", p.Code, "error", err)
 	}
 	if p.RetryAfter > 0 {
