@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -333,13 +332,7 @@ func TestSubmit(t *testing.T) {
 		tn := newTenant(t)
 		tn.hook("submission", nil)
 		tn.storeSeed()
-		release := make(chan struct{})
-		tn.mfr.mu.Lock()
-		tn.mfr.answer = func(w http.ResponseWriter, _ *http.Request) {
-			<-release
-			fmt.Fprint(w, `{"id": "JPS-990495"}`)
-		}
-		tn.mfr.mu.Unlock()
+		release := tn.mfr.holds(`{"id": "JPS-990495"}`)
 		const n = 20
 		bodies := make([]*response, n)
 		var wg sync.WaitGroup
@@ -407,13 +400,7 @@ func TestPrice(t *testing.T) {
 		tn := newTenant(t)
 		tn.hook("pricing", nil)
 		tn.storeSeed()
-		release := make(chan struct{})
-		tn.mfr.mu.Lock()
-		tn.mfr.answer = func(w http.ResponseWriter, _ *http.Request) {
-			<-release
-			fmt.Fprint(w, `{"cost": "10.50"}`)
-		}
-		tn.mfr.mu.Unlock()
+		release := tn.mfr.holds(`{"cost": "10.50"}`)
 		var wg sync.WaitGroup
 		results := make([]*response, 10)
 		for i := range results {

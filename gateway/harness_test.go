@@ -227,6 +227,19 @@ func (m *manufacturer) answers(status int, body string) {
 	}
 }
 
+// holds makes the manufacturer answer body once the returned channel is
+// closed, so that concurrent requests pile up on one callout.
+func (m *manufacturer) holds(body string) chan struct{} {
+	release := make(chan struct{})
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.answer = func(w http.ResponseWriter, _ *http.Request) {
+		<-release
+		io.WriteString(w, body)
+	}
+	return release
+}
+
 func (m *manufacturer) received() []recorded {
 	m.mu.Lock()
 	defer m.mu.Unlock()

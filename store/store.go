@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -48,6 +49,15 @@ const (
 // sqliteBusyTimeout is how long a SQLite writer waits for the lock before it
 // fails with SQLITE_BUSY, in milliseconds.
 const sqliteBusyTimeout = 10000
+
+// The page cache of each SQLite connection, in KiB (SQLite's cache_size takes
+// a negative number as KiB), and how much of the database file each
+// connection reads through a memory map instead of read calls. The map is
+// address space shared with the OS page cache, not memory of its own.
+const (
+	sqliteCacheKiB  = -8000
+	sqliteMmapBytes = 256 << 20
+)
 
 // Sealer encrypts and decrypts webhook secrets at rest. The additional data
 // binds a sealed value to the place it is stored. *secret.Box is one.
@@ -84,6 +94,22 @@ type Store struct {
 	sealer  Sealer
 	now     func() time.Time
 	logger  *slog.Logger
+
+	// writeLock (SQLite only) admits one writing transaction or statement of
+	// this process at a time. SQLite itself runs one writer at a time; without
+	// this, the others wait in its busy handler, which polls by sleeping 1 to
+	// 100 ms, so a queue of writers wastes most of its time asleep. Queued on a
+	// channel they start the moment the lock is free, and still honour their
+	// context. The busy timeout remains the guard against other processes.
+	writeLock chan struct{}
+
+	// stmts caches prepared statements by query text (SQLite only).
+	// modernc.org/sqlite keeps a prepared statement compiled, and
+	// database/sql keeps one per connection, so a hot query is parsed once
+	// per connection instead of on every call. PostgreSQL needs none: pgx
+	// caches its own prepared statements per connection.
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt
 }
 
 // Open opens the database o selects, checks that it answers, and applies
@@ -116,6 +142,8 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, errors.New("store: the database URL must start with postgres:// or postgresql://, or be empty for SQLite")
 	default:
 		s.dialect = DialectSQLite
+		s.writeLock = make(chan struct{}, 1)
+		s.stmts = make(map[string]*sql.Stmt)
 		dsn, err := sqliteDSN(o.DataDir)
 		if err != nil {
 			return nil, err
@@ -147,6 +175,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 // run while one writer writes. Write transactions begin IMMEDIATE so that they
 // take the write lock up front and queue on the busy timeout, instead of
 // failing with SQLITE_BUSY when a read lock cannot be upgraded.
+//
+// The cache, memory map and in-memory temporary tables only trade memory for
+// fewer reads and writes of the file; none of them changes durability.
 func sqliteDSN(dir string) (string, error) {
 	if dir == "" {
 		return "", errors.New("store: SQLite needs a data directory")
@@ -162,11 +193,23 @@ func sqliteDSN(dir string) (string, error) {
 		"&_pragma=busy_timeout(" + strconv.Itoa(sqliteBusyTimeout) + ")" +
 		"&_pragma=journal_mode(WAL)" +
 		"&_pragma=synchronous(NORMAL)" +
-		"&_pragma=foreign_keys(1)", nil
+		"&_pragma=foreign_keys(1)" +
+		"&_pragma=cache_size(" + strconv.Itoa(sqliteCacheKiB) + ")" +
+		"&_pragma=mmap_size(" + strconv.Itoa(sqliteMmapBytes) + ")" +
+		"&_pragma=temp_store(MEMORY)", nil
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.stmtMu.Lock()
+	var errs []error
+	for q, st := range s.stmts {
+		errs = append(errs, st.Close())
+		delete(s.stmts, q)
+	}
+	s.stmtMu.Unlock()
+	return errors.Join(append(errs, s.db.Close())...)
+}
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
@@ -189,16 +232,90 @@ type querier interface {
 // Queries are written once with ? placeholders; these helpers rebind them for
 // the dialect.
 
+// On SQLite they run the query as a statement prepared once (see
+// Store.stmts); a query that cannot be prepared runs as given, so that its
+// error comes back where the caller looks for it.
+
 func (s *Store) exec(ctx context.Context, q querier, query string, args ...any) (sql.Result, error) {
+	if st := s.prepared(ctx, q, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
 	return q.ExecContext(ctx, s.rebind(query), args...)
 }
 
 func (s *Store) query(ctx context.Context, q querier, query string, args ...any) (*sql.Rows, error) {
+	if st := s.prepared(ctx, q, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
 	return q.QueryContext(ctx, s.rebind(query), args...)
 }
 
 func (s *Store) queryRow(ctx context.Context, q querier, query string, args ...any) *sql.Row {
+	if st := s.prepared(ctx, q, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return q.QueryRowContext(ctx, s.rebind(query), args...)
+}
+
+// prepared returns query prepared for q (the database or one of its
+// transactions), or nil when statements are not cached (PostgreSQL) or query
+// cannot be prepared. Statements of a transaction are closed with it; the
+// cached ones live until Close.
+func (s *Store) prepared(ctx context.Context, q querier, query string) *sql.Stmt {
+	if s.stmts == nil {
+		return nil
+	}
+	s.stmtMu.Lock()
+	st := s.stmts[query]
+	s.stmtMu.Unlock()
+	if st == nil {
+		var err error
+		// Prepared on the database, not on q, so that the statement outlives
+		// a transaction; a race prepares it twice and keeps one.
+		if st, err = s.db.PrepareContext(ctx, query); err != nil {
+			return nil
+		}
+		s.stmtMu.Lock()
+		if prev := s.stmts[query]; prev != nil {
+			st.Close()
+			st = prev
+		} else {
+			s.stmts[query] = st
+		}
+		s.stmtMu.Unlock()
+	}
+	if tx, ok := q.(*sql.Tx); ok {
+		// Reuses the statement already prepared on the transaction's
+		// connection, if any.
+		return tx.StmtContext(ctx, st)
+	}
+	return st
+}
+
+// lockWrites takes the process's SQLite write lock (see Store.writeLock),
+// waiting at most as long as ctx allows, and returns its release. On
+// PostgreSQL it takes nothing: row locks order writers there.
+func (s *Store) lockWrites(ctx context.Context) (unlock func(), err error) {
+	if s.writeLock == nil {
+		return func() {}, nil
+	}
+	select {
+	case s.writeLock <- struct{}{}:
+		return func() { <-s.writeLock }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for the write lock: %w", ctx.Err())
+	}
+}
+
+// writeDB runs one writing statement on the database outside a transaction,
+// holding the write lock.
+func (s *Store) writeDB(ctx context.Context, fn func(q querier) error) error {
+	unlock, err := s.lockWrites(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return fn(s.db)
 }
 
 // rebind turns ? placeholders into PostgreSQL's $1, $2, …. Queries here never
@@ -232,8 +349,14 @@ func (s *Store) forUpdate() string {
 	return ""
 }
 
-// inTx runs fn in a transaction, committing when it returns nil.
+// inTx runs fn in a writing transaction, committing when it returns nil. On
+// SQLite it holds the write lock from before BEGIN until the end.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	unlock, err := s.lockWrites(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)

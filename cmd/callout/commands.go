@@ -17,27 +17,31 @@ import (
 	"github.com/callout/callout/store"
 )
 
-// load parses the command's flags and layers the configuration.
-func load(fs *pflag.FlagSet, args, environ []string) (*config.Config, error) {
+// prepare parses the command's flags, layers the configuration and readies
+// its secrets. Usage and flag errors go to out.
+func prepare(fs *pflag.FlagSet, args, environ []string, out io.Writer) (*config.Config, *config.Secrets, error) {
+	fs.SetOutput(out)
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+		return nil, nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	return config.Load(fs, environ)
+	cfg, err := config.Load(fs, environ)
+	if err != nil {
+		return nil, nil, err
+	}
+	secrets, err := cfg.Prepare()
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, secrets, nil
 }
 
 // serve runs the gateway until ctx ends. ready, when not nil, is told the
 // address it listens on (tests listen on port 0).
 func serve(ctx context.Context, args, environ []string, stderr io.Writer, ready func(net.Addr)) error {
-	fs := config.Flags("serve")
-	fs.SetOutput(stderr)
-	cfg, err := load(fs, args, environ)
-	if err != nil {
-		return err
-	}
-	secrets, err := cfg.Prepare()
+	cfg, secrets, err := prepare(config.Flags("serve"), args, environ, stderr)
 	if err != nil {
 		return err
 	}
@@ -62,13 +66,7 @@ func serve(ctx context.Context, args, environ []string, stderr io.Writer, ready 
 
 // migrate applies the schema migrations and exits.
 func migrate(ctx context.Context, args, environ []string, stdout io.Writer) error {
-	fs := config.Flags("migrate")
-	fs.SetOutput(stdout)
-	cfg, err := load(fs, args, environ)
-	if err != nil {
-		return err
-	}
-	secrets, err := cfg.Prepare()
+	cfg, secrets, err := prepare(config.Flags("migrate"), args, environ, stdout)
 	if err != nil {
 		return err
 	}
@@ -89,20 +87,15 @@ func migrate(ctx context.Context, args, environ []string, stdout io.Writer) erro
 // token mints an API token signed with the configured JWT secret.
 func token(args, environ []string, stdout io.Writer) error {
 	fs := config.Flags("token")
-	fs.SetOutput(stdout)
 	role := fs.String("role", "", "the token's role: platform, admin or app")
 	mfr := fs.String("manufacturer", "", "the manufacturer id (required for admin and app)")
 	ttl := fs.Duration("ttl", time.Hour, "how long the token is valid")
-	cfg, err := load(fs, args, environ)
+	_, secrets, err := prepare(fs, args, environ, stdout)
 	if err != nil {
 		return err
 	}
 	if *role == "" {
 		return errors.New("--role is required: platform, admin or app")
-	}
-	secrets, err := cfg.Prepare()
-	if err != nil {
-		return err
 	}
 	tok, err := auth.Mint(secrets.JWTSecret, auth.Role(*role), *mfr, *ttl, time.Now())
 	if err != nil {
