@@ -108,8 +108,10 @@ type Store struct {
 	// database/sql keeps one per connection, so a hot query is parsed once
 	// per connection instead of on every call. PostgreSQL needs none: pgx
 	// caches its own prepared statements per connection.
-	stmtMu sync.Mutex
-	stmts  map[string]*sql.Stmt
+	// pending holds the queries a transaction found unprepared.
+	stmtMu  sync.Mutex
+	stmts   map[string]*sql.Stmt
+	pending map[string]struct{}
 }
 
 // Open opens the database o selects, checks that it answers, and applies
@@ -144,6 +146,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		s.dialect = DialectSQLite
 		s.writeLock = make(chan struct{}, 1)
 		s.stmts = make(map[string]*sql.Stmt)
+		s.pending = make(map[string]struct{})
 		dsn, err := sqliteDSN(o.DataDir)
 		if err != nil {
 			return nil, err
@@ -259,7 +262,7 @@ func (s *Store) queryRow(ctx context.Context, q querier, query string, args ...a
 
 // prepared returns query prepared for q (the database or one of its
 // transactions), or nil when statements are not cached (PostgreSQL) or query
-// cannot be prepared. Statements of a transaction are closed with it; the
+// is not prepared yet. Statements of a transaction are closed with it; the
 // cached ones live until Close.
 func (s *Store) prepared(ctx context.Context, q querier, query string) *sql.Stmt {
 	if s.stmts == nil {
@@ -267,29 +270,63 @@ func (s *Store) prepared(ctx context.Context, q querier, query string) *sql.Stmt
 	}
 	s.stmtMu.Lock()
 	st := s.stmts[query]
-	s.stmtMu.Unlock()
 	if st == nil {
-		var err error
-		// Prepared on the database, not on q, so that the statement outlives
-		// a transaction; a race prepares it twice and keeps one.
-		if st, err = s.db.PrepareContext(ctx, query); err != nil {
+		if _, ok := q.(*sql.Tx); ok {
+			// Preparing on the database needs a second connection, which
+			// a pool of one would never give while the transaction holds
+			// its only one: inTx prepares it once the transaction is over.
+			s.pending[query] = struct{}{}
+			s.stmtMu.Unlock()
 			return nil
 		}
-		s.stmtMu.Lock()
-		if prev := s.stmts[query]; prev != nil {
-			st.Close()
-			st = prev
-		} else {
-			s.stmts[query] = st
+	}
+	s.stmtMu.Unlock()
+	if st == nil {
+		if st = s.prepare(ctx, query); st == nil {
+			return nil
 		}
-		s.stmtMu.Unlock()
 	}
 	if tx, ok := q.(*sql.Tx); ok {
 		// Reuses the statement already prepared on the transaction's
-		// connection, if any.
+		// connection, or prepares it there.
 		return tx.StmtContext(ctx, st)
 	}
 	return st
+}
+
+// prepare prepares query on the database and caches it, or returns nil when
+// it cannot be prepared (the caller then runs it as given, and gets its error
+// where it looks for it). Two callers racing prepare it twice and keep one.
+func (s *Store) prepare(ctx context.Context, query string) *sql.Stmt {
+	st, err := s.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if prev := s.stmts[query]; prev != nil {
+		st.Close()
+		return prev
+	}
+	s.stmts[query] = st
+	return st
+}
+
+// preparePending prepares the queries transactions ran unprepared.
+func (s *Store) preparePending(ctx context.Context) {
+	if s.stmts == nil {
+		return
+	}
+	s.stmtMu.Lock()
+	var queries []string
+	for q := range s.pending {
+		queries = append(queries, q)
+		delete(s.pending, q)
+	}
+	s.stmtMu.Unlock()
+	for _, q := range queries {
+		s.prepare(ctx, q)
+	}
 }
 
 // lockWrites takes the process's SQLite write lock (see Store.writeLock),
@@ -352,6 +389,8 @@ func (s *Store) forUpdate() string {
 // inTx runs fn in a writing transaction, committing when it returns nil. On
 // SQLite it holds the write lock from before BEGIN until the end.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	// Deferred first, so it runs after the connection is back in the pool.
+	defer s.preparePending(ctx)
 	unlock, err := s.lockWrites(ctx)
 	if err != nil {
 		return err

@@ -35,11 +35,13 @@ func (s *Store) ClaimSubmission(ctx context.Context, manufacturerID, jobID, clai
 	for range claimAttempts {
 		now := micros(s.now())
 		var r jobRow
-		err := s.queryRow(ctx, s.db, `UPDATE jobs SET claim_id = ?, claim_until = ?
-			WHERE manufacturer_id = ? AND id = ? AND status = ?
-				AND (claim_until IS NULL OR claim_until <= ? OR claim_id = ?)
-			RETURNING `+jobColumns,
-			claimID, micros(until), manufacturerID, jobID, string(callout.JobProcessing), now, claimID).Scan(r.dest()...)
+		err := s.writeDB(ctx, func(q querier) error {
+			return s.queryRow(ctx, q, `UPDATE jobs SET claim_id = ?, claim_until = ?
+				WHERE manufacturer_id = ? AND id = ? AND status = ?
+					AND (claim_until IS NULL OR claim_until <= ? OR claim_id = ?)
+				RETURNING `+jobColumns,
+				claimID, micros(until), manufacturerID, jobID, string(callout.JobProcessing), now, claimID).Scan(r.dest()...)
+		})
 		if err == nil {
 			return r.job(manufacturerID, jobID)
 		}
@@ -195,7 +197,9 @@ func (s *Store) GetIdempotency(ctx context.Context, manufacturerID, key string) 
 // record of the key younger than callout.IdempotencyWindow is kept untouched;
 // an older one is replaced.
 func (s *Store) PutIdempotency(ctx context.Context, manufacturerID, key, jobID string, r callout.Response) error {
-	err := s.putIdempotency(ctx, s.db, manufacturerID, key, jobID, r, s.now())
+	err := s.writeDB(ctx, func(q querier) error {
+		return s.putIdempotency(ctx, q, manufacturerID, key, jobID, r, s.now())
+	})
 	if isForeignKeyViolation(err) {
 		return notFoundManufacturer(manufacturerID)
 	}
@@ -219,7 +223,11 @@ func (s *Store) putIdempotency(ctx context.Context, q querier, manufacturerID, k
 // PruneIdempotency deletes the idempotency records created before before, and
 // returns how many it deleted.
 func (s *Store) PruneIdempotency(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.exec(ctx, s.db, `DELETE FROM idempotency_keys WHERE created_at < ?`, micros(before))
+	var res sql.Result
+	err := s.writeDB(ctx, func(q querier) (err error) {
+		res, err = s.exec(ctx, q, `DELETE FROM idempotency_keys WHERE created_at < ?`, micros(before))
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("pruning idempotency keys: %w", err)
 	}

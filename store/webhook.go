@@ -68,7 +68,8 @@ func (s *Store) PutWebhook(ctx context.Context, w *callout.Webhook) error {
 	}
 	now := s.now()
 	a := w.Auth.Auth0
-	_, err = s.exec(ctx, s.db, `INSERT INTO webhooks (manufacturer_id, kind, enabled, url, auth_type,
+	err = s.writeDB(ctx, func(q querier) error {
+		_, err := s.exec(ctx, q, `INSERT INTO webhooks (manufacturer_id, kind, enabled, url, auth_type,
 			auth0_tenant_domain, auth0_client_id, auth0_audience, export_format, timeout_ms, retries,
 			generic_error_message, breaker_failures, breaker_open_seconds, cache_seconds,
 			bearer_token, auth0_client_secret, signing_secret, updated_at)
@@ -83,10 +84,12 @@ func (s *Store) PutWebhook(ctx context.Context, w *callout.Webhook) error {
 			cache_seconds = excluded.cache_seconds, bearer_token = excluded.bearer_token,
 			auth0_client_secret = excluded.auth0_client_secret, signing_secret = excluded.signing_secret,
 			updated_at = excluded.updated_at`,
-		w.ManufacturerID, string(w.Kind), w.Enabled, w.URL, string(w.Auth.Type),
-		a.TenantDomain, a.ClientID, a.Audience, string(w.ExportFormat), w.TimeoutMS, w.Retries,
-		cleanText(w.GenericErrorMessage), w.Breaker.ConsecutiveFailures, w.Breaker.OpenSeconds, w.CacheSeconds,
-		bearer, clientSecret, signing, micros(now))
+			w.ManufacturerID, string(w.Kind), w.Enabled, w.URL, string(w.Auth.Type),
+			a.TenantDomain, a.ClientID, a.Audience, string(w.ExportFormat), w.TimeoutMS, w.Retries,
+			cleanText(w.GenericErrorMessage), w.Breaker.ConsecutiveFailures, w.Breaker.OpenSeconds, w.CacheSeconds,
+			bearer, clientSecret, signing, micros(now))
+		return err
+	})
 	if isForeignKeyViolation(err) {
 		return notFoundManufacturer(w.ManufacturerID)
 	}
@@ -138,7 +141,11 @@ func (s *Store) GetWebhook(ctx context.Context, manufacturerID string, kind call
 // DeleteWebhook removes the manufacturer's webhook of kind, or returns a
 // not_found error when there is none.
 func (s *Store) DeleteWebhook(ctx context.Context, manufacturerID string, kind callout.Kind) error {
-	res, err := s.exec(ctx, s.db, `DELETE FROM webhooks WHERE manufacturer_id = ? AND kind = ?`, manufacturerID, string(kind))
+	var res sql.Result
+	err := s.writeDB(ctx, func(q querier) (err error) {
+		res, err = s.exec(ctx, q, `DELETE FROM webhooks WHERE manufacturer_id = ? AND kind = ?`, manufacturerID, string(kind))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("deleting %s webhook of manufacturer %s: %w", kind, manufacturerID, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -28,7 +29,8 @@ const childEnv = "CALLOUT_TEST_CHILD"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) == "serve" {
-		ctx, stop := context.WithCancel(context.Background())
+		// As in main: SIGTERM shuts down gracefully.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		go func() {
 			// The parent closing our stdin means it is gone: stop too.
@@ -281,4 +283,39 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// TestGracefulShutdown sends SIGTERM while a submission callout is in flight:
+// the callout finishes, its caller gets the answer, and the process exits 0.
+func TestGracefulShutdown(t *testing.T) {
+	arrived := make(chan struct{})
+	mfr := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		time.Sleep(500 * time.Millisecond)
+		fmt.Fprint(w, `{"id": "JPS-1"}`)
+	}))
+	defer mfr.Close()
+	p := startProcess(t, t.TempDir())
+	setUp(p, mfr.URL, `{"type": "none"}`)
+	type answer struct {
+		status int
+		body   []byte
+		err    error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		status, body, err := p.send(auth.RoleApp, "POST", "/v1/manufacturers/103/jobs/338167/submit", "")
+		done <- answer{status, body, err}
+	}()
+	<-arrived
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	a := <-done
+	if a.err != nil || a.status != 200 || !strings.Contains(string(a.body), `"external_id":"JPS-1"`) {
+		t.Fatalf("the in-flight submit got %d %s %v", a.status, a.body, a.err)
+	}
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("callout exited with %v:\n%s", err, p.stderr)
+	}
 }
