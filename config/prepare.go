@@ -2,11 +2,8 @@ package config
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -89,7 +86,7 @@ func (c *Config) Prepare() (*Secrets, error) {
 		}
 		s.SecretKey = key
 	case embedded:
-		key, err := loadOrCreateKey(filepath.Join(c.DataDir, SecretKeyFile))
+		key, err := secret.LoadOrCreateKeyFile(filepath.Join(c.DataDir, SecretKeyFile))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("secret key: %w", err))
 		}
@@ -104,78 +101,15 @@ func (c *Config) Prepare() (*Secrets, error) {
 	return &s, nil
 }
 
-// loadOrCreateKey reads the base64 secret key at path, or generates one and
-// writes it as secret.LoadOrCreateKeyFile would, but safely against a second
-// process doing the same at the same moment.
-func loadOrCreateKey(path string) ([]byte, error) {
-	return loadOrCreate(path, func(data []byte) ([]byte, error) {
-		return secret.ParseKey(string(data))
-	})
-}
-
 // loadOrCreateJWTSecret reads the JWT secret at path, or generates one (the
 // base64 of 32 random bytes). The secret is the file's text, trimmed, so the
 // same value works as CALLOUT_JWT_SECRET.
 func loadOrCreateJWTSecret(path string) ([]byte, error) {
-	return loadOrCreate(path, func(data []byte) ([]byte, error) {
+	return secret.LoadOrCreateFile(path, func(data []byte) ([]byte, error) {
 		jwt := bytes.TrimSpace(data)
 		if len(jwt) < MinJWTSecretBytes {
 			return nil, fmt.Errorf("too short: %d bytes, want at least %d", len(jwt), MinJWTSecretBytes)
 		}
 		return jwt, nil
 	})
-}
-
-// loadOrCreate returns parse of the file at path. When there is none, it
-// writes the base64 of 32 random bytes there first (mode 0600); both key
-// files take that form. If another process wins the race to create the
-// file, its content is used, so that every process shares one secret.
-func loadOrCreate(path string, parse func([]byte) ([]byte, error)) ([]byte, error) {
-	for range 2 {
-		data, err := os.ReadFile(path)
-		if err == nil {
-			v, err := parse(data)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", path, err)
-			}
-			return v, nil
-		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("reading %s: %w", path, err)
-		}
-		raw := make([]byte, secret.KeySize)
-		if _, err := rand.Read(raw); err != nil {
-			return nil, fmt.Errorf("generating %s: %w", filepath.Base(path), err)
-		}
-		text := base64.StdEncoding.EncodeToString(raw)
-		err = createFile(path, []byte(text+"\n"))
-		if err == nil {
-			return parse([]byte(text))
-		}
-		if !errors.Is(err, fs.ErrExist) {
-			return nil, err
-		}
-		// Another process created it first: read theirs.
-	}
-	return nil, fmt.Errorf("%s: created and removed while reading it", path)
-}
-
-// createFile writes data to path only if nothing is there, in such a way
-// that no reader sees the file half-written: secret.WriteFile alone creates
-// the file empty before writing it, and a process starting at that moment
-// would read an empty key. The data goes to a temporary file first, which is
-// then hard-linked into place (a link, unlike a rename, never replaces).
-func createFile(path string, data []byte) error {
-	tmp := path + "." + rand.Text() + ".tmp"
-	if err := secret.WriteFile(tmp, data); err != nil {
-		return err
-	}
-	defer os.Remove(tmp)
-	err := os.Link(tmp, path)
-	if err == nil || errors.Is(err, fs.ErrExist) {
-		return err
-	}
-	// Some file systems have no hard links; an exclusive create still
-	// never overwrites, and only the narrow race above remains.
-	return secret.WriteFile(path, data)
 }

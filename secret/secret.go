@@ -85,38 +85,72 @@ func ParseKey(s string) ([]byte, error) {
 	return nil, errors.New("secret key: not base64")
 }
 
-// LoadOrCreateKeyFile reads a base64 key from path, or, when the file does not
-// exist, generates a random one and writes it with mode 0600. created reports
-// whether it did.
-func LoadOrCreateKeyFile(path string) (key []byte, created bool, err error) {
-	data, err := os.ReadFile(path)
-	if err == nil {
-		key, err := ParseKey(string(data))
-		if err != nil {
-			return nil, false, fmt.Errorf("%s: %w", path, err)
+// LoadOrCreateKeyFile reads the base64 key at path, or, when there is none,
+// generates a random one and writes it there with mode 0600.
+func LoadOrCreateKeyFile(path string) ([]byte, error) {
+	return LoadOrCreateFile(path, func(data []byte) ([]byte, error) { return ParseKey(string(data)) })
+}
+
+// LoadOrCreateFile returns parse of the file at path. When there is none, it
+// first writes there, with mode 0600, the base64 of KeySize random bytes. If
+// another process creates the file at the same moment, its content is used,
+// so every process sharing the directory shares one secret.
+func LoadOrCreateFile(path string, parse func([]byte) ([]byte, error)) ([]byte, error) {
+	for range 2 {
+		data, err := os.ReadFile(path)
+		if err == nil {
+			v, err := parse(data)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+			return v, nil
 		}
-		return key, false, nil
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("reading %s: %w", filepath.Base(path), err)
+		}
+		raw := make([]byte, KeySize)
+		if _, err := rand.Read(raw); err != nil {
+			return nil, fmt.Errorf("generating %s: %w", filepath.Base(path), err)
+		}
+		text := base64.StdEncoding.EncodeToString(raw)
+		err = WriteFile(path, []byte(text+"\n"))
+		if err == nil {
+			return parse([]byte(text))
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return nil, err
+		}
+		// Another process created it first: read theirs.
 	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, false, fmt.Errorf("reading key file: %w", err)
-	}
-	key = make([]byte, KeySize)
-	if _, err := rand.Read(key); err != nil {
-		return nil, false, fmt.Errorf("generating key: %w", err)
-	}
-	if err := WriteFile(path, []byte(base64.StdEncoding.EncodeToString(key)+"\n")); err != nil {
-		return nil, false, err
-	}
-	return key, true, nil
+	return nil, fmt.Errorf("%s: created and removed while reading it", path)
 }
 
 // WriteFile writes data to a new file at path with mode 0600, creating its
-// directory with mode 0700. It refuses to overwrite an existing file, so that
-// two processes starting at once cannot each write a different key.
+// directory with mode 0700. It never overwrites an existing file (the error
+// is then fs.ErrExist), and no reader ever sees the file half-written: the
+// data goes to a temporary file first, which is then hard-linked into place
+// (a link, unlike a rename, never replaces).
 func WriteFile(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("creating directory for %s: %w", filepath.Base(path), err)
 	}
+	tmp := path + "." + rand.Text() + ".tmp"
+	if err := writeNew(tmp, data); err != nil {
+		return err
+	}
+	defer os.Remove(tmp)
+	err := os.Link(tmp, path)
+	if err == nil || errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	// Some file systems have no hard links; an exclusive create still never
+	// overwrites, leaving only a narrow window in which a reader could see
+	// the file empty.
+	return writeNew(path, data)
+}
+
+// writeNew creates path exclusively with mode 0600 and writes data to disk.
+func writeNew(path string, data []byte) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("creating %s: %w", filepath.Base(path), err)

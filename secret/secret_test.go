@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -65,9 +66,9 @@ func TestParseKey(t *testing.T) {
 
 func TestLoadOrCreateKeyFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "data", "secret.key")
-	key, created, err := LoadOrCreateKeyFile(path)
-	if err != nil || !created || len(key) != KeySize {
-		t.Fatalf("first call = %d bytes, created %v, %v", len(key), created, err)
+	key, err := LoadOrCreateKeyFile(path)
+	if err != nil || len(key) != KeySize {
+		t.Fatalf("first call = %d bytes, %v", len(key), err)
 	}
 	info, err := os.Stat(path)
 	if err != nil {
@@ -76,8 +77,11 @@ func TestLoadOrCreateKeyFile(t *testing.T) {
 	if mode := info.Mode().Perm(); mode != 0o600 {
 		t.Errorf("key file mode = %o, want 600", mode)
 	}
-	again, created, err := LoadOrCreateKeyFile(path)
-	if err != nil || created || !bytes.Equal(again, key) {
-		t.Errorf("second call = %x, created %v, %v; want the same key, not created", again, created, err)
+	again, err := LoadOrCreateKeyFile(path)
+	if err != nil || !bytes.Equal(again, key) {
+		t.Errorf("second call = %x, %v; want the same key", again, err)
+	}
+	if err := WriteFile(path, []byte("other")); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("WriteFile over an existing file = %v, want fs.ErrExist", err)
 	}
 }

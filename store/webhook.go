@@ -100,40 +100,84 @@ func (s *Store) PutWebhook(ctx context.Context, w *callout.Webhook) error {
 	return nil
 }
 
+// webhookColumns are the columns of a webhook that webhookRow receives.
+const webhookColumns = `enabled, url, auth_type, auth0_tenant_domain, auth0_client_id,
+	auth0_audience, export_format, timeout_ms, retries, generic_error_message, breaker_failures,
+	breaker_open_seconds, cache_seconds, bearer_token, auth0_client_secret, signing_secret, updated_at`
+
+// webhookRow receives the columns of a webhook. They are nullable so that the
+// row can come from an outer join that found no webhook (updatedAt is then
+// NULL, as a stored webhook's never is).
+type webhookRow struct {
+	enabled                                          sql.NullBool
+	url, authType, tenantDomain, clientID, audience  sql.NullString
+	exportFormat, genericErrorMessage                sql.NullString
+	timeoutMS, retries, breakerFailures, breakerOpen sql.NullInt64
+	cacheSeconds, updatedAt                          sql.NullInt64
+	bearer, clientSecret, signing                    []byte
+}
+
+func (r *webhookRow) dest() []any {
+	return []any{&r.enabled, &r.url, &r.authType, &r.tenantDomain, &r.clientID, &r.audience, &r.exportFormat,
+		&r.timeoutMS, &r.retries, &r.genericErrorMessage, &r.breakerFailures, &r.breakerOpen, &r.cacheSeconds,
+		&r.bearer, &r.clientSecret, &r.signing, &r.updatedAt}
+}
+
+// webhook returns the row's webhook with its secrets opened, or nil when the
+// row holds none.
+func (s *Store) webhook(r *webhookRow, manufacturerID string, kind callout.Kind) (*callout.Webhook, error) {
+	if !r.updatedAt.Valid {
+		return nil, nil
+	}
+	w := &callout.Webhook{
+		ManufacturerID:      manufacturerID,
+		Kind:                kind,
+		Enabled:             r.enabled.Bool,
+		URL:                 r.url.String,
+		TimeoutMS:           int(r.timeoutMS.Int64),
+		Retries:             int(r.retries.Int64),
+		GenericErrorMessage: r.genericErrorMessage.String,
+		ExportFormat:        callout.ExportFormat(r.exportFormat.String),
+		CacheSeconds:        int(r.cacheSeconds.Int64),
+		UpdatedAt:           fromMicros(r.updatedAt.Int64),
+	}
+	w.Auth.Type = callout.AuthType(r.authType.String)
+	w.Auth.Auth0.TenantDomain = r.tenantDomain.String
+	w.Auth.Auth0.ClientID = r.clientID.String
+	w.Auth.Auth0.Audience = r.audience.String
+	w.Breaker.ConsecutiveFailures = int(r.breakerFailures.Int64)
+	w.Breaker.OpenSeconds = int(r.breakerOpen.Int64)
+	var err error
+	if w.Auth.BearerToken, err = s.open(w, fieldBearerToken, r.bearer); err != nil {
+		return nil, err
+	}
+	if w.Auth.Auth0.ClientSecret, err = s.open(w, fieldClientSecret, r.clientSecret); err != nil {
+		return nil, err
+	}
+	if w.SigningSecret, err = s.open(w, fieldSigningSecret, r.signing); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
 // GetWebhook returns the manufacturer's webhook of kind with its secrets
 // opened, or a not_found error.
 func (s *Store) GetWebhook(ctx context.Context, manufacturerID string, kind callout.Kind) (*callout.Webhook, error) {
-	w := &callout.Webhook{ManufacturerID: manufacturerID, Kind: kind}
-	var (
-		authType, exportFormat        string
-		bearer, clientSecret, signing []byte
-		updated                       int64
-	)
-	err := s.queryRow(ctx, s.db, `SELECT enabled, url, auth_type, auth0_tenant_domain, auth0_client_id,
-			auth0_audience, export_format, timeout_ms, retries, generic_error_message, breaker_failures,
-			breaker_open_seconds, cache_seconds, bearer_token, auth0_client_secret, signing_secret, updated_at
-		FROM webhooks WHERE manufacturer_id = ? AND kind = ?`, manufacturerID, string(kind)).Scan(
-		&w.Enabled, &w.URL, &authType, &w.Auth.Auth0.TenantDomain, &w.Auth.Auth0.ClientID,
-		&w.Auth.Auth0.Audience, &exportFormat, &w.TimeoutMS, &w.Retries, &w.GenericErrorMessage,
-		&w.Breaker.ConsecutiveFailures, &w.Breaker.OpenSeconds, &w.CacheSeconds,
-		&bearer, &clientSecret, &signing, &updated)
+	var r webhookRow
+	err := s.queryRow(ctx, s.db, `SELECT `+webhookColumns+` FROM webhooks WHERE manufacturer_id = ? AND kind = ?`,
+		manufacturerID, string(kind)).Scan(r.dest()...)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, notFoundWebhook(manufacturerID, kind)
 	case err != nil:
 		return nil, fmt.Errorf("reading %s webhook of manufacturer %s: %w", kind, manufacturerID, err)
 	}
-	w.Auth.Type = callout.AuthType(authType)
-	w.ExportFormat = callout.ExportFormat(exportFormat)
-	w.UpdatedAt = fromMicros(updated)
-	if w.Auth.BearerToken, err = s.open(w, fieldBearerToken, bearer); err != nil {
+	w, err := s.webhook(&r, manufacturerID, kind)
+	if err != nil {
 		return nil, err
 	}
-	if w.Auth.Auth0.ClientSecret, err = s.open(w, fieldClientSecret, clientSecret); err != nil {
-		return nil, err
-	}
-	if w.SigningSecret, err = s.open(w, fieldSigningSecret, signing); err != nil {
-		return nil, err
+	if w == nil {
+		return nil, fmt.Errorf("reading %s webhook of manufacturer %s: its updated_at is NULL", kind, manufacturerID)
 	}
 	return w, nil
 }
