@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/callout/callout"
 )
@@ -206,4 +207,58 @@ func (s *Store) SavePricing(ctx context.Context, manufacturerID, jobID string, p
 		return fmt.Errorf("saving pricing of job %s: %w", jobID, err)
 	}
 	return nil
+}
+
+// pricingQuery reads a job, its customer and the manufacturer's webhook of one
+// kind in one statement, so one consistent snapshot, with one round trip.
+var pricingQuery = `SELECT ` + qualify("j", jobColumns) + `, c.id, c.document, c.updated_at, ` +
+	qualify("w", webhookColumns) + `
+	FROM jobs j
+	LEFT JOIN customers c ON c.manufacturer_id = j.manufacturer_id AND c.id = j.customer_id
+	LEFT JOIN webhooks w ON w.manufacturer_id = j.manufacturer_id AND w.kind = ?
+	WHERE j.manufacturer_id = ? AND j.id = ?`
+
+// qualify prefixes each of the comma-separated columns with table's alias.
+func qualify(alias, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}
+
+// GetPricingInputs returns what pricing a job needs, read at one moment: the
+// job with its documents, its customer (nil when there is none) and the
+// manufacturer's webhook of kind with its secrets opened (nil when there is
+// none). A missing job is a not_found error.
+func (s *Store) GetPricingInputs(ctx context.Context, manufacturerID, jobID string, kind callout.Kind) (*callout.Job, *callout.Customer, *callout.Webhook, error) {
+	var (
+		j          jobRow
+		w          webhookRow
+		customerID sql.NullString
+		customer   []byte
+		updated    sql.NullInt64
+	)
+	dest := append(j.dest(), &customerID, &customer, &updated)
+	err := s.queryRow(ctx, s.db, pricingQuery, string(kind), manufacturerID, jobID).Scan(append(dest, w.dest()...)...)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, nil, nil, notFoundJob(jobID)
+	case err != nil:
+		return nil, nil, nil, fmt.Errorf("reading job %s for pricing: %w", jobID, err)
+	}
+	job, err := j.job(manufacturerID, jobID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var c *callout.Customer
+	if customerID.Valid {
+		c = &callout.Customer{ID: customerID.String, ManufacturerID: manufacturerID, Document: customer,
+			UpdatedAt: fromMicros(updated.Int64)}
+	}
+	wh, err := s.webhook(&w, manufacturerID, kind)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return job, c, wh, nil
 }

@@ -147,10 +147,20 @@ func TestOpenErrors(t *testing.T) {
 // TestSQLiteConcurrentWriters runs writers on many connections at once: they
 // must queue on the busy timeout, never fail with SQLITE_BUSY.
 func TestSQLiteConcurrentWriters(t *testing.T) {
+	// A pool of one connection must not deadlock on statements prepared
+	// while a transaction holds it; 8 is the default pool.
+	for _, conns := range []int{1, 8} {
+		t.Run(fmt.Sprintf("conns=%d", conns), func(t *testing.T) { testSQLiteConcurrentWriters(t, conns) })
+	}
+}
+
+func testSQLiteConcurrentWriters(t *testing.T, conns int) {
 	c := &clock{now: start}
-	o := Options{Sealer: newBox(t), Now: c.Now}
+	o := Options{Sealer: newBox(t), Now: c.Now, MaxOpenConns: conns}
 	s := openSQLite(t, &o)
-	ctx := context.Background()
+	// A deadlock fails the test instead of hanging it.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	if _, _, err := s.PutManufacturer(ctx, "103", "Example"); err != nil {
 		t.Fatal(err)
 	}

@@ -246,6 +246,7 @@ func testStore(t *testing.T, open opener) {
 		{"FinishClaimLost", testFinishClaimLost},
 		{"Idempotency", testIdempotency},
 		{"Pricing", testPricing},
+		{"PricingInputs", testPricingInputs},
 		{"Deliveries", testDeliveries},
 		{"DeliveryPages", testDeliveryPages},
 		{"PruneDeliveries", testPruneDeliveries},

@@ -351,3 +351,61 @@ func testPricing(t *testing.T, open opener) {
 		t.Errorf("pricing after SavePricing(nil) = %+v, want nil", j.Pricing)
 	}
 }
+
+// testPricingInputs checks that the one read pricing makes returns what
+// GetJob, GetCustomer and GetWebhook return, and nil for what is missing.
+func testPricingInputs(t *testing.T, open opener) {
+	e := newEnv(t, open)
+	_, _, _, err := e.GetPricingInputs(e.ctx, "103", "j1", callout.KindPricing)
+	wantCode(t, err, callout.ECodeNotFound)
+	e.jobWithCustomer(t, "103", "j1")
+
+	job, customer, wh, err := e.GetPricingInputs(e.ctx, "103", "j1", callout.KindPricing)
+	if err != nil {
+		t.Fatalf("GetPricingInputs without a webhook: %v", err)
+	}
+	if wh != nil {
+		t.Errorf("webhook = %+v, want nil when there is none", wh)
+	}
+	if diff := cmp.Diff(e.getJob(t, "103", "j1"), job); diff != "" {
+		t.Errorf("job (-GetJob +GetPricingInputs):\n%s", diff)
+	}
+	wantCustomer, err := e.GetCustomer(e.ctx, "103", "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(wantCustomer, customer); diff != "" {
+		t.Errorf("customer (-GetCustomer +GetPricingInputs):\n%s", diff)
+	}
+
+	// Only the webhook of the kind asked for is returned.
+	if err := e.PutWebhook(e.ctx, fullWebhook("103", callout.KindSubmission)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, wh, err := e.GetPricingInputs(e.ctx, "103", "j1", callout.KindPricing); err != nil || wh != nil {
+		t.Errorf("with only a submission webhook: webhook %+v, error %v; want nil, nil", wh, err)
+	}
+	e.clock.Add(time.Second)
+	if err := e.PutWebhook(e.ctx, fullWebhook("103", callout.KindPricing)); err != nil {
+		t.Fatal(err)
+	}
+	_, _, wh, err = e.GetPricingInputs(e.ctx, "103", "j1", callout.KindPricing)
+	if err != nil {
+		t.Fatalf("GetPricingInputs with a webhook: %v", err)
+	}
+	wantWebhook, err := e.GetWebhook(e.ctx, "103", callout.KindPricing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(wantWebhook, wh); diff != "" {
+		t.Errorf("webhook (-GetWebhook +GetPricingInputs):\n%s", diff)
+	}
+	if wh.Auth.BearerToken == "" || wh.Auth.Auth0.ClientSecret == "" || wh.SigningSecret == "" {
+		t.Error("the webhook's secrets are not opened")
+	}
+
+	// Another manufacturer's job is not found.
+	e.manufacturer(t, "104")
+	_, _, _, err = e.GetPricingInputs(e.ctx, "104", "j1", callout.KindPricing)
+	wantCode(t, err, callout.ECodeNotFound)
+}
