@@ -11,10 +11,16 @@ import (
 	"github.com/callout/callout"
 )
 
-// The columns of a job: the state Callout owns, then the documents.
+// The columns of a job: the state Callout owns, then the documents. Its
+// pricing lives in job_pricing, so that saving a price does not rewrite the
+// documents.
 const (
-	jobStateColumns = `customer_id, status, revision, messages, pricing, pricing_revision, external_id, submitted_at, updated_at`
+	jobStateColumns = `customer_id, status, revision, messages, external_id, submitted_at, updated_at`
 	jobColumns      = jobStateColumns + `, document, export`
+	// jobQuery reads a job (alias j) with its pricing (alias p).
+	jobQuery = `SELECT j.customer_id, j.status, j.revision, j.messages, j.external_id, j.submitted_at, j.updated_at,
+	j.document, j.export, p.pricing, p.revision
+	FROM jobs j LEFT JOIN job_pricing p ON p.manufacturer_id = j.manufacturer_id AND p.job_id = j.id`
 )
 
 // jobRow receives the columns of a job.
@@ -31,11 +37,27 @@ type jobRow struct {
 }
 
 func (r *jobRow) stateDest() []any {
-	return []any{&r.customerID, &r.status, &r.revision, &r.messages, &r.pricing, &r.pricingRevision,
-		&r.externalID, &r.submittedAt, &r.updatedAt}
+	return []any{&r.customerID, &r.status, &r.revision, &r.messages, &r.externalID, &r.submittedAt, &r.updatedAt}
 }
 
 func (r *jobRow) dest() []any { return append(r.stateDest(), &r.document, &r.export) }
+
+// queryDest receives the columns of jobQuery.
+func (r *jobRow) queryDest() []any { return append(r.dest(), &r.pricing, &r.pricingRevision) }
+
+// loadPricing reads the job's pricing into r, for a statement that returned
+// the job's own columns only.
+func (s *Store) loadPricing(ctx context.Context, q querier, manufacturerID, jobID string, r *jobRow) error {
+	err := s.queryRow(ctx, q, `SELECT pricing, revision FROM job_pricing WHERE manufacturer_id = ? AND job_id = ?`,
+		manufacturerID, jobID).Scan(&r.pricing, &r.pricingRevision)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading the pricing of job %s: %w", jobID, err)
+	}
+	return nil
+}
 
 // state sets j's state from the row; documents sets its documents too.
 func (r *jobRow) state(j *callout.Job) error {
@@ -147,6 +169,9 @@ func (s *Store) PutJob(ctx context.Context, j *callout.Job, inline *callout.Cust
 		if err != nil {
 			return fmt.Errorf("writing job: %w", err)
 		}
+		if err := s.loadPricing(ctx, tx, j.ManufacturerID, j.ID, &r); err != nil {
+			return err
+		}
 		return r.state(j)
 	})
 	if err != nil {
@@ -165,8 +190,8 @@ func (s *Store) GetJob(ctx context.Context, manufacturerID, jobID string) (*call
 
 func (s *Store) getJob(ctx context.Context, q querier, manufacturerID, jobID, suffix string) (*callout.Job, error) {
 	var r jobRow
-	err := s.queryRow(ctx, q, `SELECT `+jobColumns+` FROM jobs WHERE manufacturer_id = ? AND id = ?`+suffix,
-		manufacturerID, jobID).Scan(r.dest()...)
+	err := s.queryRow(ctx, q, jobQuery+` WHERE j.manufacturer_id = ? AND j.id = ?`+suffix,
+		manufacturerID, jobID).Scan(r.queryDest()...)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, notFoundJob(jobID)
@@ -188,15 +213,8 @@ func (s *Store) SavePricing(ctx context.Context, manufacturerID, jobID string, p
 		return fmt.Errorf("saving pricing of job %s: %w", jobID, err)
 	}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := s.exec(ctx, tx, `UPDATE jobs SET pricing = ?, pricing_revision = ?, updated_at = ?
-			WHERE manufacturer_id = ? AND id = ?`, pricing, revision, micros(s.now()), manufacturerID, jobID)
-		if err != nil {
+		if err := s.writePricing(ctx, tx, manufacturerID, jobID, pricing, revision); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return notFoundJob(jobID)
 		}
 		if d != nil {
 			return s.insertDelivery(ctx, tx, d)
@@ -209,11 +227,41 @@ func (s *Store) SavePricing(ctx context.Context, manufacturerID, jobID string, p
 	return nil
 }
 
+// writePricing replaces the job's pricing (NULL deletes it), or fails with
+// not_found when there is no such job.
+func (s *Store) writePricing(ctx context.Context, tx *sql.Tx, manufacturerID, jobID string, pricing sql.NullString, revision sql.NullInt64) error {
+	if !pricing.Valid {
+		if _, err := s.exec(ctx, tx, `DELETE FROM job_pricing WHERE manufacturer_id = ? AND job_id = ?`, manufacturerID, jobID); err != nil {
+			return err
+		}
+		var one int
+		err := s.queryRow(ctx, tx, `SELECT 1 FROM jobs WHERE manufacturer_id = ? AND id = ?`, manufacturerID, jobID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFoundJob(jobID)
+		}
+		return err
+	}
+	res, err := s.exec(ctx, tx, `INSERT INTO job_pricing (manufacturer_id, job_id, pricing, revision)
+		SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM jobs WHERE manufacturer_id = ? AND id = ?)
+		ON CONFLICT (manufacturer_id, job_id) DO UPDATE SET pricing = excluded.pricing, revision = excluded.revision`,
+		manufacturerID, jobID, pricing, revision, manufacturerID, jobID)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return notFoundJob(jobID)
+	}
+	return nil
+}
+
 // pricingQuery reads a job, its customer and the manufacturer's webhook of one
 // kind in one statement, so one consistent snapshot, with one round trip.
-var pricingQuery = `SELECT ` + qualify("j", jobColumns) + `, c.id, c.document, c.updated_at, ` +
+var pricingQuery = `SELECT ` + qualify("j", jobColumns) + `, p.pricing, p.revision, c.id, c.document, c.updated_at, ` +
 	qualify("w", webhookColumns) + `
 	FROM jobs j
+	LEFT JOIN job_pricing p ON p.manufacturer_id = j.manufacturer_id AND p.job_id = j.id
 	LEFT JOIN customers c ON c.manufacturer_id = j.manufacturer_id AND c.id = j.customer_id
 	LEFT JOIN webhooks w ON w.manufacturer_id = j.manufacturer_id AND w.kind = ?
 	WHERE j.manufacturer_id = ? AND j.id = ?`
@@ -239,7 +287,7 @@ func (s *Store) GetPricingInputs(ctx context.Context, manufacturerID, jobID stri
 		customer   []byte
 		updated    sql.NullInt64
 	)
-	dest := append(j.dest(), &customerID, &customer, &updated)
+	dest := append(j.queryDest(), &customerID, &customer, &updated)
 	err := s.queryRow(ctx, s.db, pricingQuery, string(kind), manufacturerID, jobID).Scan(append(dest, w.dest()...)...)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):

@@ -43,6 +43,9 @@ func (s *Store) ClaimSubmission(ctx context.Context, manufacturerID, jobID, clai
 				claimID, micros(until), manufacturerID, jobID, string(callout.JobProcessing), now, claimID).Scan(r.dest()...)
 		})
 		if err == nil {
+			if err := s.loadPricing(ctx, s.db, manufacturerID, jobID, &r); err != nil {
+				return nil, err
+			}
 			return r.job(manufacturerID, jobID)
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
