@@ -96,9 +96,14 @@ type BreakerSettings struct {
 	OpenSeconds         int
 }
 
-// NewWebhook returns a webhook of the given kind with every default set.
+// NewWebhook returns a webhook of the given kind with every default set,
+// including a pricing webhook's one retry (which SetDefaults cannot tell from
+// an explicit 0).
 func NewWebhook(manufacturerID string, kind Kind) *Webhook {
 	w := &Webhook{ManufacturerID: manufacturerID, Kind: kind}
+	if kind == KindPricing {
+		w.Retries = DefaultPricingRetries
+	}
 	w.SetDefaults()
 	return w
 }

@@ -453,7 +453,8 @@ func TestDeliveries(t *testing.T) {
 		t.Errorf("newest first, filtered by outcome: %v (ids %v)", failed, ids)
 	}
 	d := expect(t, tn.admin.do("GET", base+"/"+ids[0], nil), 200, "")
-	if d["http_status"] != 503.0 || d["attempts"] == nil || d["outcome"] != "webhook_error" {
+	// A pricing webhook retries once by default: the 503 was answered twice.
+	if d["http_status"] != 503.0 || d["attempts"] != 2.0 || d["outcome"] != "webhook_error" {
 		t.Errorf("delivery: %v", d)
 	}
 	expect(t, tn.admin.do("GET", base+"?limit=0", nil), 422, "validation_failed")
@@ -461,4 +462,16 @@ func TestDeliveries(t *testing.T) {
 	expect(t, tn.admin.do("GET", base+"?cursor=zzz", nil), 422, "validation_failed")
 	expect(t, tn.admin.do("GET", base+"/nope", nil), 404, "not_found")
 	expect(t, tn.app.do("GET", base, nil), 403, "forbidden")
+
+	metrics := string(tn.call("GET", "/metrics", "", nil).body)
+	for _, want := range []string{
+		`callout_callouts_total{kind="pricing",manufacturer="103",outcome="accepted"} 3`,
+		`callout_callouts_total{kind="pricing",manufacturer="103",outcome="webhook_error"} 1`,
+		`callout_callout_duration_seconds_count{kind="pricing",manufacturer="103",outcome="accepted"} 3`,
+		`callout_http_requests_total{method="POST",route="/v1/manufacturers/:m/jobs/:j/price",status="200"} 3`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 }
