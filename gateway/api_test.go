@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -87,6 +88,51 @@ func TestAuthentication(t *testing.T) {
 		expect(t, other.do("GET", path+"/deliveries", nil), 404, "not_found")
 		expect(t, tn.as(auth.RoleApp, "104").do("GET", path+"/jobs/338167", nil), 404, "not_found")
 	})
+}
+
+// TestEveryRouteGuarded checks every /v1 route: no token is 401, a role the
+// route does not allow is 403, and an allowed role of another manufacturer
+// is 404, as if manufacturer 103 did not exist.
+func TestEveryRouteGuarded(t *testing.T) {
+	tn := newTenant(t)
+	const m = "/v1/manufacturers/103"
+	routes := []struct {
+		method, path string
+		roles        []auth.Role
+	}{
+		{"PUT", m, []auth.Role{auth.RolePlatform}},
+		{"GET", m, []auth.Role{auth.RolePlatform, auth.RoleAdmin}},
+		{"PUT", m + "/webhooks/pricing", []auth.Role{auth.RoleAdmin}},
+		{"PATCH", m + "/webhooks/pricing", []auth.Role{auth.RoleAdmin}},
+		{"GET", m + "/webhooks/pricing", []auth.Role{auth.RoleAdmin}},
+		{"DELETE", m + "/webhooks/pricing", []auth.Role{auth.RoleAdmin}},
+		{"POST", m + "/webhooks/pricing/test", []auth.Role{auth.RoleAdmin}},
+		{"GET", m + "/deliveries", []auth.Role{auth.RoleAdmin}},
+		{"GET", m + "/deliveries/d1", []auth.Role{auth.RoleAdmin}},
+		{"PUT", m + "/customers/c1", []auth.Role{auth.RoleApp}},
+		{"GET", m + "/customers/c1", []auth.Role{auth.RoleApp, auth.RoleAdmin}},
+		{"PUT", m + "/jobs/j1", []auth.Role{auth.RoleApp}},
+		{"GET", m + "/jobs/j1", []auth.Role{auth.RoleApp, auth.RoleAdmin}},
+		{"POST", m + "/jobs/j1/submit", []auth.Role{auth.RoleApp}},
+		{"POST", m + "/jobs/j1/price", []auth.Role{auth.RoleApp}},
+	}
+	for _, r := range routes {
+		t.Run(r.method+" "+r.path, func(t *testing.T) {
+			expect(t, tn.call(r.method, r.path, "", `{}`), 401, "unauthorized")
+			for _, role := range []auth.Role{auth.RolePlatform, auth.RoleAdmin, auth.RoleApp} {
+				allowed := slices.Contains(r.roles, role)
+				if !allowed {
+					mfr := "103"
+					if role == auth.RolePlatform {
+						mfr = ""
+					}
+					expect(t, tn.call(r.method, r.path, tn.token(role, mfr), `{}`), 403, "forbidden")
+				} else if role != auth.RolePlatform {
+					expect(t, tn.call(r.method, r.path, tn.token(role, "104"), `{}`), 404, "not_found")
+				}
+			}
+		})
+	}
 }
 
 func TestManufacturers(t *testing.T) {
@@ -395,6 +441,23 @@ func TestPrice(t *testing.T) {
 		}
 		tn.mfr.answers(200, `{"message": "no cost"}`)
 		expect(t, tn.app.do("POST", price, nil), 502, "bad_response")
+	})
+	t.Run("cache_seconds reuses a price for unchanged content", func(t *testing.T) {
+		tn := newTenant(t)
+		tn.hook("pricing", map[string]any{"cache_seconds": 60})
+		_, jobDoc, _ := tn.storeSeed()
+		tn.mfr.answers(200, `{"cost": 7}`)
+		for range 3 {
+			expect(t, tn.app.do("POST", price, nil), 200, "")
+		}
+		if n := len(tn.mfr.received()); n != 1 {
+			t.Fatalf("%d callouts for unchanged content, want 1", n)
+		}
+		expect(t, tn.app.do("PUT", "/v1/manufacturers/103/jobs/338167", `{"job": `+string(jobDoc)+`, "export": {}}`), 200, "")
+		expect(t, tn.app.do("POST", price, nil), 200, "")
+		if n := len(tn.mfr.received()); n != 2 {
+			t.Errorf("%d callouts after the job changed, want 2", n)
+		}
 	})
 	t.Run("identical concurrent requests share one callout", func(t *testing.T) {
 		tn := newTenant(t)
