@@ -133,7 +133,7 @@ func (s *Store) PutJob(ctx context.Context, j *callout.Job, inline *callout.Cust
 		return fmt.Errorf("putting job %s: the inline customer belongs to manufacturer %q, the job to %q", j.ID, inline.ManufacturerID, j.ManufacturerID)
 	}
 	now := s.now()
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := s.manufacturerExists(ctx, tx, j.ManufacturerID); err != nil {
 			return err
 		}
@@ -212,7 +212,7 @@ func (s *Store) SavePricing(ctx context.Context, manufacturerID, jobID string, p
 	if err != nil {
 		return fmt.Errorf("saving pricing of job %s: %w", jobID, err)
 	}
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := s.writePricing(ctx, tx, manufacturerID, jobID, pricing, revision); err != nil {
 			return err
 		}

@@ -16,7 +16,7 @@ func notFoundManufacturer(id string) error { return callout.NotFound("manufactur
 func (s *Store) PutManufacturer(ctx context.Context, id, name string) (m *callout.Manufacturer, created bool, err error) {
 	now := micros(s.now())
 	name = cleanText(name)
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := s.exec(ctx, tx, `INSERT INTO manufacturers (id, name, created_at, updated_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (id) DO NOTHING`, id, name, now, now)
 		if err != nil {

@@ -108,6 +108,12 @@ type Store struct {
 	// when it has.
 	stopCheckpoints chan struct{}
 	checkpointsDone chan struct{}
+
+	// txQueue hands write transactions to the SQLite committer (nil on
+	// PostgreSQL); stopCommits ends it and commitsDone closes when it has.
+	txQueue     chan *txRequest
+	stopCommits chan struct{}
+	commitsDone chan struct{}
 }
 
 // checkpointInterval is how often the SQLite checkpointer copies the
@@ -192,6 +198,8 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if s.dialect == DialectSQLite {
 		s.stopCheckpoints, s.checkpointsDone = make(chan struct{}), make(chan struct{})
 		go s.checkpoint()
+		s.txQueue, s.stopCommits, s.commitsDone = make(chan *txRequest), make(chan struct{}), make(chan struct{})
+		go s.commit()
 	}
 	return s, nil
 }
@@ -238,6 +246,8 @@ func (s *Store) Close() error {
 	if s.stopCheckpoints != nil {
 		close(s.stopCheckpoints)
 		<-s.checkpointsDone
+		close(s.stopCommits)
+		<-s.commitsDone
 	}
 	s.stmtMu.Lock()
 	var errs []error
@@ -421,11 +431,33 @@ func (s *Store) forUpdate() string {
 	return ""
 }
 
-// inTx runs fn in a writing transaction, committing when it returns nil. On
-// SQLite it holds the write lock from before BEGIN until the end.
-func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+// inTx runs fn in a write transaction and commits it. On PostgreSQL each
+// call is its own transaction. On SQLite, which commits one transaction at a
+// time, calls that arrive while another commits are grouped: the committer
+// runs a batch of them in one transaction, each inside its own savepoint (so
+// one's failure rolls back only its own writes), and commits once. A call
+// returns only when its writes are committed or rolled back, and fn runs with
+// a context that carries ctx's values but is never cancelled, because on
+// SQLite cancelling one statement would roll back the whole batch.
+func (s *Store) inTx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	// Deferred first, so it runs after the connection is back in the pool.
 	defer s.preparePending(ctx)
+	if s.txQueue == nil {
+		return s.runTx(ctx, fn)
+	}
+	req := &txRequest{ctx: context.WithoutCancel(ctx), fn: fn, done: make(chan error, 1)}
+	select {
+	case s.txQueue <- req:
+		return <-req.done
+	case <-s.stopCommits:
+		return errors.New("store: closed")
+	case <-ctx.Done():
+		return fmt.Errorf("waiting to write: %w", ctx.Err())
+	}
+}
+
+// runTx runs fn in one transaction, holding the write lock.
+func (s *Store) runTx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	unlock, err := s.lockWrites(ctx)
 	if err != nil {
 		return err
@@ -435,7 +467,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)
 	}
-	if err := fn(tx); err != nil {
+	if err := fn(ctx, tx); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -443,6 +475,71 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return fmt.Errorf("committing: %w", err)
 	}
 	return nil
+}
+
+// txRequest is a write transaction waiting for the SQLite committer.
+type txRequest struct {
+	ctx  context.Context
+	fn   func(ctx context.Context, tx *sql.Tx) error
+	done chan error
+}
+
+// maxBatch bounds how many transactions the SQLite committer groups.
+const maxBatch = 64
+
+// commit runs the SQLite write transactions handed to inTx. txQueue is
+// unbuffered: a request is either taken here or its caller is told the store
+// is closed, never left waiting.
+func (s *Store) commit() {
+	defer close(s.commitsDone)
+	batch := make([]*txRequest, 0, maxBatch)
+	for {
+		select {
+		case r := <-s.txQueue:
+			batch = append(batch[:0], r)
+		case <-s.stopCommits:
+			return
+		}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-s.txQueue:
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		s.commitBatch(batch)
+	}
+}
+
+// commitBatch runs batch in one transaction and tells each request how its
+// own part went: its own error, else the batch's, else nil once committed.
+func (s *Store) commitBatch(batch []*txRequest) {
+	errs := make([]error, len(batch))
+	err := s.runTx(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+		if len(batch) == 1 {
+			errs[0] = batch[0].fn(batch[0].ctx, tx)
+			return errs[0]
+		}
+		for i, r := range batch {
+			if _, err := tx.ExecContext(ctx, "SAVEPOINT batched"); err != nil {
+				return err
+			}
+			if errs[i] = r.fn(r.ctx, tx); errs[i] != nil {
+				if _, err := tx.ExecContext(ctx, "ROLLBACK TO batched"); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.ExecContext(ctx, "RELEASE batched"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for i, r := range batch {
+		r.done <- cmp.Or(errs[i], err)
+	}
 }
 
 // micros is how every time is stored: unix microseconds.

@@ -250,6 +250,7 @@ func testStore(t *testing.T, open opener) {
 		{"Deliveries", testDeliveries},
 		{"DeliveryPages", testDeliveryPages},
 		{"PruneDeliveries", testPruneDeliveries},
+		{"ConcurrentWritesFailAlone", testConcurrentWritesFailAlone},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
@@ -665,5 +666,72 @@ func testTenantIsolation(t *testing.T, open opener) {
 	// B's attempts left A's job unclaimed.
 	if _, err := e.ClaimSubmission(e.ctx, "A", "j1", "claim-a", start.Add(time.Minute)); err != nil {
 		t.Errorf("ClaimSubmission(A) after B's attempts: %v", err)
+	}
+}
+
+// testConcurrentWritesFailAlone runs many write transactions at once, half of
+// them failing (replacing a submitted job after storing its inline customer,
+// a price for no such job):
+// each failure is reported to its own caller and undoes only its own writes,
+// even where SQLite groups concurrent transactions into one commit.
+func testConcurrentWritesFailAlone(t *testing.T, open opener) {
+	e := newEnv(t, open)
+	e.jobWithCustomer(t, "103", "j0")
+	e.job(t, "103", "js", "c1")
+	if _, err := e.ClaimSubmission(e.ctx, "103", "js", "claim", start.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.FinishSubmission(e.ctx, &callout.SubmissionResult{ManufacturerID: "103", JobID: "js", ClaimID: "claim",
+		Accepted: true, SubmittedAt: start, Response: callout.Response{Status: 200, Body: []byte(`{}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			id := fmt.Sprintf("j%d", i+1)
+			delivery := delivery("103", "d"+id, start)
+			switch i % 4 {
+			case 0: // valid: a new job with an inline customer
+				c := &callout.Customer{ManufacturerID: "103", ID: "c" + id, Document: json.RawMessage(`{}`)}
+				errs[i] = e.PutJob(e.ctx, &callout.Job{ManufacturerID: "103", ID: id, CustomerID: c.ID, Document: json.RawMessage(`{}`)}, c)
+			case 1: // fails after writing: its inline customer must be undone
+				c := &callout.Customer{ManufacturerID: "103", ID: "c" + id, Document: json.RawMessage(`{}`)}
+				errs[i] = e.PutJob(e.ctx, &callout.Job{ManufacturerID: "103", ID: "js", CustomerID: c.ID, Document: json.RawMessage(`{}`)}, c)
+			case 2: // valid: a price with its delivery
+				errs[i] = e.SavePricing(e.ctx, "103", "j0", &callout.Pricing{Cost: json.Number(fmt.Sprint(i))}, delivery)
+			case 3: // fails: no such job, and its delivery must not be kept
+				errs[i] = e.SavePricing(e.ctx, "103", id, &callout.Pricing{Cost: "1"}, delivery)
+			}
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		id := fmt.Sprintf("j%d", i+1)
+		switch i % 4 {
+		case 0:
+			if err != nil {
+				t.Errorf("valid job %s: %v", id, err)
+			} else if _, err := e.GetJob(e.ctx, "103", id); err != nil {
+				t.Errorf("job %s was reported stored but reads %v", id, err)
+			}
+		case 1:
+			wantCode(t, err, callout.ECodeJobSubmitted)
+			if _, err := e.GetCustomer(e.ctx, "103", "c"+id); callout.ErrorCode(err) != callout.ECodeNotFound {
+				t.Errorf("the inline customer of a refused job was kept: %v", err)
+			}
+		case 2:
+			if err != nil {
+				t.Errorf("valid price %d: %v", i, err)
+			} else if _, err := e.GetDelivery(e.ctx, "103", "d"+id); err != nil {
+				t.Errorf("delivery of price %d: %v", i, err)
+			}
+		case 3:
+			wantCode(t, err, callout.ECodeNotFound)
+			if _, err := e.GetDelivery(e.ctx, "103", "d"+id); callout.ErrorCode(err) != callout.ECodeNotFound {
+				t.Errorf("the delivery of a refused price was kept: %v", err)
+			}
+		}
 	}
 }

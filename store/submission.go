@@ -81,7 +81,7 @@ func (s *Store) ClaimSubmission(ctx context.Context, manufacturerID, jobID, clai
 // and the error wraps ErrClaimLost.
 func (s *Store) FinishSubmission(ctx context.Context, r *callout.SubmissionResult) error {
 	now := s.now()
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var (
 			messages string
 			holder   sql.NullString
