@@ -34,6 +34,11 @@ const (
 	idleConnTimeout     = 90 * time.Second
 	maxIdleConns        = 1024
 	maxIdleConnsPerHost = 64
+	// maxConnsPerHost bounds the connections to one manufacturer's host: a
+	// burst of callouts beyond it waits for a connection (within each
+	// callout's timeout) instead of opening a socket, with its buffers, per
+	// callout, which would also flood the manufacturer.
+	maxConnsPerHost = 128
 	maxResponseHeader   = 64 << 10
 )
 
@@ -67,6 +72,7 @@ func NewHTTPClient(p Policy) *http.Client {
 		ForceAttemptHTTP2:      true,
 		MaxIdleConns:           maxIdleConns,
 		MaxIdleConnsPerHost:    maxIdleConnsPerHost,
+		MaxConnsPerHost:        maxConnsPerHost,
 		IdleConnTimeout:        idleConnTimeout,
 		TLSHandshakeTimeout:    tlsHandshakeTimeout,
 		ExpectContinueTimeout:  time.Second,

@@ -45,7 +45,7 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.IntVar(&o.burst, "burst", 1000, "simultaneous callouts of the token burst")
 	fs.IntVar(&o.jobs, "jobs", 0, "copies of the seed job the prices rotate over (0: one per worker); "+
 		"concurrent prices of one job share one callout, so fewer jobs than workers measure fewer callouts")
-	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of Callout's saturation phase to this file")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the process serving Callout and the proxy, over the whole run, to this file")
 	fs.BoolVar(&o.json, "json", false, "print the results as JSON")
 	fs.BoolVar(&o.logs, "logs", false, "print Callout's warnings and errors on stderr (by default they are only counted)")
 	if err := fs.Parse(args); err != nil {
@@ -75,7 +75,12 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	var err error
+	if dir := os.Getenv(systemDirEnv); dir != "" {
+		err = serveSystem(ctx, dir, os.Getenv(systemTargetEnv), os.Getenv(systemProfileEnv))
+	} else {
+		err = run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	}
 	stop()
 	if errors.Is(err, flag.ErrHelp) {
 		return
@@ -86,17 +91,16 @@ func main() {
 	}
 }
 
-// run sets everything up, measures and prints the report. The load
-// generator's goroutines carry the profiler label side=client, Callout's
-// side=callout, the proxy's side=proxy and the fakes' side=webhook and
-// side=auth0.
+// run sets everything up, measures and prints the report. Callout and the
+// proxy run in a process of their own, where Callout's goroutines carry the
+// profiler label side=callout and the proxy's side=proxy; the load generator
+// and the fakes run in this one.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	opts, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
 	}
-	labelled(ctx, "client", func(ctx context.Context) { err = measure(ctx, opts, stdout, stderr) })
-	return err
+	return measure(ctx, opts, stdout, stderr)
 }
 
 func measure(ctx context.Context, opts options, stdout, stderr io.Writer) error {
@@ -121,21 +125,15 @@ func measure(ctx context.Context, opts options, stdout, stderr io.Writer) error 
 	}
 	defer auth0.srv.Close()
 	b.auth0 = auth0
-	proxy, proxyURL, err := startProxy(ctx, hook.url)
-	if err != nil {
-		return err
-	}
-	defer proxy.Close()
-	b.proxyURL = proxyURL
 	if b.refused, err = refusedURL(); err != nil {
 		return err
 	}
-	c, err := startCallout(ctx, logw)
+	c, err := startSystem(ctx, hook.url, logw, opts.cpuprofile)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	b.callout = c
+	b.callout, b.proxyURL = c, c.proxyURL
 
 	b.say("setting up %d+%d jobs", opts.jobs, opts.burst)
 	if err := b.prepare(ctx); err != nil {
@@ -178,6 +176,9 @@ func measure(ctx context.Context, opts options, stdout, stderr io.Writer) error 
 		return fmt.Errorf("the fake webhook refused %d requests for a wrong credential", bad)
 	}
 	r.Memory = mem.Stop()
+	if r.Memory.CalloutPeakRSS, err = c.peakRSS(); err != nil {
+		return err
+	}
 	r.Logs = logs.result()
 	r.judge()
 	if opts.json {

@@ -10,7 +10,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/metrics"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -228,35 +227,11 @@ func (b *bench) saturation(ctx context.Context) (saturationResult, error) {
 	r.Proxy = loop.run(ctx, b.sendProxy)
 
 	b.say("saturation with %d workers for %s: Callout", b.opts.concurrency, b.opts.duration)
-	stopProfile, err := b.startProfile()
-	if err != nil {
-		return r, err
-	}
 	hits := b.hook.price.Load()
 	r.Callout = loop.run(ctx, b.sendCallout(b.appHeader(mfrPricing)))
 	r.CalloutWebhookHits = b.hook.price.Load() - hits
 	r.CalloutCalloutRate = perSecond(int(r.CalloutWebhookHits), r.Callout.Elapsed)
-	return r, stopProfile()
-}
-
-// startProfile starts the CPU profile of -cpuprofile, if any, and returns
-// what stops it.
-func (b *bench) startProfile() (stop func() error, err error) {
-	if b.opts.cpuprofile == "" {
-		return func() error { return nil }, nil
-	}
-	f, err := os.Create(b.opts.cpuprofile)
-	if err != nil {
-		return nil, fmt.Errorf("cpu profile: %w", err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("cpu profile: %w", err)
-	}
-	return func() error {
-		pprof.StopCPUProfile()
-		return f.Close()
-	}, nil
+	return r, nil
 }
 
 // breakerResult is how fast callouts fail while a breaker is open.
@@ -413,7 +388,11 @@ func (b *bench) tokenBurst(ctx context.Context) tokenResult {
 
 // memoryResult is the memory the whole process used.
 type memoryResult struct {
-	// PeakRSS is the most resident memory the process had at once (VmHWM).
+	// CalloutPeakRSS is the most resident memory the process serving Callout
+	// (and the idle-in-the-burst proxy) had at once (VmHWM), over the run.
+	CalloutPeakRSS uint64 `json:"callout_peak_rss_bytes"`
+	// PeakRSS is the most resident memory the benchmark's own process (load
+	// generator and fakes) had at once (VmHWM).
 	PeakRSS uint64 `json:"peak_rss_bytes"`
 	// PeakHeap is the most memory live heap objects took, sampled.
 	PeakHeap   uint64 `json:"peak_heap_bytes"`

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -13,10 +14,13 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"os/exec"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/callout/callout/auth"
@@ -206,58 +210,129 @@ func refusedURL() (string, error) {
 	return "http://" + addr + "/price", nil
 }
 
-// calloutServer is Callout running in-process on a temporary SQLite store.
+// calloutServer is the system under test: Callout on a temporary SQLite
+// store and the plain reverse proxy it is compared with, both in one process
+// of their own (this program, re-executed; see serveSystem), so that they
+// pay the same cost to be reached and Callout's memory is measured apart
+// from the load generator's.
 type calloutServer struct {
-	srv    *server.Server
-	url    string
-	secret []byte
-	dir    string
-	stop   context.CancelFunc
-	done   chan struct{}
+	cmd      *exec.Cmd
+	url      string
+	proxyURL string
+	secret   []byte
+	dir      string
 }
 
-// startCallout starts Callout in development mode (private networks and
-// plain http allowed) logging warnings and errors to logs.
-func startCallout(ctx context.Context, logs io.Writer) (*calloutServer, error) {
-	dir, err := os.MkdirTemp("", "callout-bench-")
-	if err != nil {
-		return nil, err
-	}
+// Environment variables that make this program serve the system under test.
+const (
+	systemDirEnv     = "CALLOUT_BENCH_SYSTEM_DIR"
+	systemTargetEnv  = "CALLOUT_BENCH_PROXY_TARGET"
+	systemProfileEnv = "CALLOUT_BENCH_CPUPROFILE"
+)
+
+// calloutConfig is the configuration of the benchmarked Callout: development
+// mode (private networks and plain http allowed), logging warnings and errors.
+func calloutConfig(dir string) (*config.Config, *config.Secrets, error) {
 	cfg := config.Default()
 	cfg.Dev, cfg.DataDir, cfg.LogLevel = true, dir, "warn"
 	cfg.ShutdownTimeout = 5 * time.Second
 	secrets, err := cfg.Prepare()
 	if err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("preparing the configuration: %w", err)
+		return nil, nil, fmt.Errorf("preparing the configuration: %w", err)
 	}
-	srv, err := server.New(ctx, cfg, secrets, server.NewLogger(cfg, logs), "bench")
+	return cfg, secrets, nil
+}
+
+// startSystem starts the system under test, its proxy forwarding to target,
+// Callout's logs going to logs, and a CPU profile of its whole run written to
+// cpuprofile unless that is empty.
+func startSystem(ctx context.Context, target string, logs io.Writer, cpuprofile string) (*calloutServer, error) {
+	dir, err := os.MkdirTemp("", "callout-bench-")
 	if err != nil {
+		return nil, err
+	}
+	// Prepared here first, so that both processes share the generated secrets.
+	_, secrets, err := calloutConfig(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), systemDirEnv+"="+dir, systemTargetEnv+"="+target, systemProfileEnv+"="+cpuprofile)
+	cmd.Stderr = logs
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("starting Callout: %w", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		srv.Close()
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("listening for Callout: %w", err)
+	c := &calloutServer{cmd: cmd, secret: secrets.JWTSecret, dir: dir}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	addrs := strings.Fields(strings.TrimPrefix(line, "listening "))
+	if err != nil || len(addrs) != 2 {
+		c.Close()
+		return nil, fmt.Errorf("the system under test did not start (%q): %v", line, err)
 	}
-	sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	c := &calloutServer{srv: srv, url: "http://" + ln.Addr().String(), secret: secrets.JWTSecret, dir: dir, stop: stop, done: make(chan struct{})}
-	labelled(sctx, "callout", func(sctx context.Context) {
-		go func() {
-			defer close(c.done)
-			_ = srv.Serve(sctx, ln)
-		}()
-	})
+	c.url, c.proxyURL = "http://"+addrs[0], addrs[1]
 	return c, nil
 }
 
-// Close stops Callout and removes its data directory.
+// serveSystem is the system under test's process: Callout and the proxy to
+// target, on loopback ports it prints, until SIGTERM.
+func serveSystem(ctx context.Context, dir, target, cpuprofile string) error {
+	if cpuprofile != "" {
+		f, err := os.Create(cpuprofile)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	cfg, secrets, err := calloutConfig(dir)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(ctx, cfg, secrets, server.NewLogger(cfg, os.Stderr), "bench")
+	if err != nil {
+		return fmt.Errorf("starting Callout: %w", err)
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("listening for Callout: %w", err)
+	}
+	proxy, proxyURL, err := startProxy(ctx, target)
+	if err != nil {
+		return err
+	}
+	defer proxy.Close()
+	fmt.Printf("listening %s %s\n", ln.Addr(), proxyURL)
+	labelled(ctx, "callout", func(ctx context.Context) { err = srv.Serve(ctx, ln) })
+	return err
+}
+
+// peakRSS is the system under test's peak RSS so far.
+func (c *calloutServer) peakRSS() (uint64, error) {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
+	if err != nil {
+		return 0, fmt.Errorf("reading Callout's peak RSS: %w", err)
+	}
+	return vmHWM(status)
+}
+
+// Close stops the system under test (SIGTERM: it finishes its CPU profile)
+// and removes Callout's data directory.
 func (c *calloutServer) Close() error {
-	c.stop()
-	<-c.done
-	err := c.srv.Close()
+	err := c.cmd.Process.Signal(syscall.SIGTERM)
+	if werr := c.cmd.Wait(); werr != nil && err == nil {
+		err = fmt.Errorf("the system under test exited: %w", werr)
+	}
 	return errors.Join(err, os.RemoveAll(c.dir))
 }
 
