@@ -28,6 +28,12 @@ type Delivery struct {
 	ResponseBody   string    `json:"response_body"` // the first ResponseBodyLimit bytes
 }
 
+// Kept reports whether the delivery is stored. A callout the circuit breaker
+// refused sent nothing to the manufacturer: it is counted in the metrics and
+// logged, not stored, so that a failing webhook's open breaker does not turn
+// every refused callout into a database write.
+func (d *Delivery) Kept() bool { return d.Outcome != OutcomeCircuitOpen }
+
 // DeliveryFilter selects deliveries of one manufacturer, newest first.
 type DeliveryFilter struct {
 	ManufacturerID string

@@ -442,6 +442,27 @@ func TestPrice(t *testing.T) {
 		tn.mfr.answers(200, `{"message": "no cost"}`)
 		expect(t, tn.app.do("POST", price, nil), 502, "bad_response")
 	})
+	t.Run("an open breaker fails fast and stores no delivery", func(t *testing.T) {
+		tn := newTenant(t)
+		tn.hook("pricing", map[string]any{"retries": 0, "breaker": map[string]any{"consecutive_failures": 2, "open_seconds": 30}})
+		tn.storeSeed()
+		tn.mfr.answers(503, `{}`)
+		for range 2 {
+			expect(t, tn.app.do("POST", price, nil), 502, "webhook_error")
+		}
+		r := tn.app.do("POST", price, nil)
+		p := expect(t, r, 503, "circuit_open")
+		if ra := r.header.Get("Retry-After"); ra == "" || ra == "0" || fmt.Sprint(p["errors"]) == "[]" {
+			t.Errorf("circuit_open: Retry-After %q, %s", ra, r.body)
+		}
+		if n := len(tn.mfr.received()); n != 2 {
+			t.Errorf("the manufacturer got %d requests, want 2", n)
+		}
+		ds := expect(t, tn.admin.do("GET", "/v1/manufacturers/103/deliveries", nil), 200, "")["deliveries"].([]any)
+		if len(ds) != 2 {
+			t.Errorf("%d deliveries, want the 2 callouts made", len(ds))
+		}
+	})
 	t.Run("cache_seconds reuses a price for unchanged content", func(t *testing.T) {
 		tn := newTenant(t)
 		tn.hook("pricing", map[string]any{"cache_seconds": 60})

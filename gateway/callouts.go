@@ -60,7 +60,7 @@ func (s *Server) priceJob(c echo.Context) error {
 // testResult is the answer of the webhook test route: the interpreted outcome
 // of one real callout, its HTTP status and timing.
 type testResult struct {
-	DeliveryID string                  `json:"delivery_id"`
+	DeliveryID string                  `json:"delivery_id,omitempty"` // none when the breaker refused the callout
 	Outcome    callout.Outcome         `json:"outcome"`
 	HTTPStatus int                     `json:"http_status"`
 	DurationMS float64                 `json:"duration_ms"`
@@ -107,12 +107,13 @@ func (s *Server) testWebhook(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.store.InsertDelivery(ctx, delivery); err != nil {
-		return err
+	if delivery.Kept() {
+		if err := s.store.InsertDelivery(ctx, delivery); err != nil {
+			return err
+		}
 	}
 	a := result.Answer
 	out := testResult{
-		DeliveryID: delivery.ID,
 		Outcome:    result.Outcome,
 		HTTPStatus: result.HTTPStatus,
 		DurationMS: delivery.DurationMS,
@@ -123,6 +124,9 @@ func (s *Server) testWebhook(c echo.Context) error {
 		Breakdown:  a.Breakdown,
 		Warnings:   result.Warnings,
 		Detail:     result.Detail,
+	}
+	if delivery.Kept() {
+		out.DeliveryID = delivery.ID
 	}
 	if a.ExternalID != "" {
 		out.ExternalID = &a.ExternalID

@@ -131,8 +131,10 @@ func (s *Service) call(ctx context.Context, r Request, wh *callout.Webhook, job 
 	}
 	s.log.InfoContext(ctx, "pricing callout", "job", r.JobID, "delivery", delivery.ID, "outcome", result.Outcome, "status", result.HTTPStatus, "duration", result.Duration)
 	if result.Outcome != callout.OutcomeAccepted {
-		if err := s.store.InsertDelivery(ctx, delivery); err != nil {
-			return nil, fmt.Errorf("pricing job %s: recording the delivery: %w", r.JobID, err)
+		if delivery.Kept() {
+			if err := s.store.InsertDelivery(ctx, delivery); err != nil {
+				return nil, fmt.Errorf("pricing job %s: recording the delivery: %w", r.JobID, err)
+			}
 		}
 		e := dispatch.Failure(wh, result, "pricing")
 		e.Extra = map[string]any{"previous": previous(job)}

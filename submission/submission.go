@@ -278,7 +278,9 @@ func (s *Service) call(ctx context.Context, r Request, job *callout.Job, res *ca
 	if err != nil {
 		return nil, err
 	}
-	res.Delivery = delivery
+	if delivery.Kept() {
+		res.Delivery = delivery
+	}
 	s.log.InfoContext(ctx, "submission callout", "job", r.JobID, "delivery", delivery.ID, "outcome", result.Outcome, "status", result.HTTPStatus, "duration", result.Duration)
 	if result.Outcome != callout.OutcomeAccepted {
 		return problemReply(dispatch.Failure(wh, result, "submission")), nil

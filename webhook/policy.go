@@ -38,8 +38,8 @@ const (
 	// burst of callouts beyond it waits for a connection (within each
 	// callout's timeout) instead of opening a socket, with its buffers, per
 	// callout, which would also flood the manufacturer.
-	maxConnsPerHost = 128
-	maxResponseHeader   = 64 << 10
+	maxConnsPerHost   = 128
+	maxResponseHeader = 64 << 10
 )
 
 // NewHTTPClient returns an HTTP client for calls to manufacturers and to
