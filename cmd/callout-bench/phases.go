@@ -386,7 +386,7 @@ func (b *bench) tokenBurst(ctx context.Context) tokenResult {
 	return r
 }
 
-// memoryResult is the memory the whole process used.
+// memoryResult is the memory of Callout's process and of the benchmark's own.
 type memoryResult struct {
 	// CalloutPeakRSS is the most resident memory the process serving Callout
 	// (and the idle-in-the-burst proxy) had at once (VmHWM), over the run.

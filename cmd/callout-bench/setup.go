@@ -63,8 +63,10 @@ const (
 var webhookAnswer = []byte(`{"cost": 1234.56}`)
 
 // labelled runs f with profiler labels naming a side of the benchmark, which
-// every goroutine f starts inherits: a CPU profile can then tell Callout's
-// time from the load generator's and the fakes' (pprof -tagfocus side=callout).
+// every goroutine f starts inherits: a CPU profile of the process serving
+// Callout and the proxy can then tell their time apart (pprof -tagfocus
+// side=callout). Goroutines started before, such as the store's committer,
+// carry no label.
 func labelled(ctx context.Context, side string, f func(context.Context)) {
 	pprof.Do(ctx, pprof.Labels("side", side), f)
 }
