@@ -109,8 +109,18 @@ func TestSQLiteDataDir(t *testing.T) {
 	if perm := info.Mode().Perm(); perm != 0o700 {
 		t.Errorf("data directory mode = %o, want 700", perm)
 	}
-	if _, err := os.Stat(filepath.Join(dir, DatabaseFile)); err != nil {
-		t.Errorf("database file: %v", err)
+	// The database holds customers' documents: only Callout's user may read
+	// it, and SQLite gives its log files the database file's mode.
+	if _, _, err := s.PutManufacturer(context.Background(), "103", "Example"); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{DatabaseFile, DatabaseFile + "-wal", DatabaseFile + "-shm"} {
+		info, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+		} else if perm := info.Mode().Perm(); perm != 0o600 {
+			t.Errorf("%s mode = %o, want 600", name, perm)
+		}
 	}
 	if got := s.Dialect(); got != DialectSQLite {
 		t.Errorf("Dialect() = %q, want %q", got, DialectSQLite)

@@ -231,7 +231,17 @@ func sqliteDSN(dir string) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("store: creating data directory: %w", err)
 	}
-	return filepath.Join(dir, DatabaseFile) +
+	// Created here with mode 0600, since SQLite would create it 0644 (less
+	// the umask); its -wal and -shm files take the database file's mode.
+	path := filepath.Join(dir, DatabaseFile)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("store: creating the database file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("store: creating the database file: %w", err)
+	}
+	return path +
 		"?_txlock=immediate" +
 		"&_pragma=busy_timeout(" + strconv.Itoa(sqliteBusyTimeout) + ")" +
 		"&_pragma=journal_mode(WAL)" +
