@@ -149,6 +149,8 @@ func TestManufacturers(t *testing.T) {
 	expect(t, tn.platform.do("PUT", "/v1/manufacturers/104", `{"name": "x", "colour": "red"}`), 422, "validation_failed")
 	expect(t, tn.platform.do("PUT", "/v1/manufacturers/104", `{}`), 422, "validation_failed")
 	expect(t, tn.platform.do("PUT", "/v1/manufacturers/104", `{"name": `), 400, "bad_request")
+	r = expect(t, tn.platform.do("DELETE", "/v1/manufacturers/103", nil), 405, "method_not_allowed")
+	expect(t, tn.platform.do("GET", "/v1/nothing/here", nil), 404, "not_found")
 }
 
 func TestWebhookConfig(t *testing.T) {

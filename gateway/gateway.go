@@ -123,26 +123,30 @@ func New(o Options) *Server {
 		e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})))
 	}
 
-	v1 := e.Group("/v1", s.authenticate)
-	m := v1.Group("/manufacturers/:m", s.tenant)
-	m.PUT("", s.putManufacturer, allow(auth.RolePlatform))
-	m.GET("", s.getManufacturer, allow(auth.RolePlatform, auth.RoleAdmin))
+	// Route-level middleware rather than a group's: Echo registers catch-all
+	// routes for a group with middleware, which would answer a known path
+	// with the wrong method 404 instead of 405.
+	route := func(method, path string, h echo.HandlerFunc, roles ...auth.Role) {
+		e.Add(method, "/v1/manufacturers/:m"+path, h, s.authenticate, s.tenant, allow(roles...))
+	}
+	route(http.MethodPut, "", s.putManufacturer, auth.RolePlatform)
+	route(http.MethodGet, "", s.getManufacturer, auth.RolePlatform, auth.RoleAdmin)
 
-	m.PUT("/webhooks/:kind", s.putWebhook, allow(auth.RoleAdmin))
-	m.PATCH("/webhooks/:kind", s.patchWebhook, allow(auth.RoleAdmin))
-	m.GET("/webhooks/:kind", s.getWebhook, allow(auth.RoleAdmin))
-	m.DELETE("/webhooks/:kind", s.deleteWebhook, allow(auth.RoleAdmin))
-	m.POST("/webhooks/:kind/test", s.testWebhook, allow(auth.RoleAdmin))
+	route(http.MethodPut, "/webhooks/:kind", s.putWebhook, auth.RoleAdmin)
+	route(http.MethodPatch, "/webhooks/:kind", s.patchWebhook, auth.RoleAdmin)
+	route(http.MethodGet, "/webhooks/:kind", s.getWebhook, auth.RoleAdmin)
+	route(http.MethodDelete, "/webhooks/:kind", s.deleteWebhook, auth.RoleAdmin)
+	route(http.MethodPost, "/webhooks/:kind/test", s.testWebhook, auth.RoleAdmin)
 
-	m.GET("/deliveries", s.listDeliveries, allow(auth.RoleAdmin))
-	m.GET("/deliveries/:id", s.getDelivery, allow(auth.RoleAdmin))
+	route(http.MethodGet, "/deliveries", s.listDeliveries, auth.RoleAdmin)
+	route(http.MethodGet, "/deliveries/:id", s.getDelivery, auth.RoleAdmin)
 
-	m.PUT("/customers/:c", s.putCustomer, allow(auth.RoleApp))
-	m.GET("/customers/:c", s.getCustomer, allow(auth.RoleApp, auth.RoleAdmin))
-	m.PUT("/jobs/:j", s.putJob, allow(auth.RoleApp))
-	m.GET("/jobs/:j", s.getJob, allow(auth.RoleApp, auth.RoleAdmin))
-	m.POST("/jobs/:j/submit", s.submitJob, allow(auth.RoleApp))
-	m.POST("/jobs/:j/price", s.priceJob, allow(auth.RoleApp))
+	route(http.MethodPut, "/customers/:c", s.putCustomer, auth.RoleApp)
+	route(http.MethodGet, "/customers/:c", s.getCustomer, auth.RoleApp, auth.RoleAdmin)
+	route(http.MethodPut, "/jobs/:j", s.putJob, auth.RoleApp)
+	route(http.MethodGet, "/jobs/:j", s.getJob, auth.RoleApp, auth.RoleAdmin)
+	route(http.MethodPost, "/jobs/:j/submit", s.submitJob, auth.RoleApp)
+	route(http.MethodPost, "/jobs/:j/price", s.priceJob, auth.RoleApp)
 	return s
 }
 
