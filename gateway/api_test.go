@@ -376,6 +376,20 @@ func TestSubmit(t *testing.T) {
 		}
 	})
 
+	t.Run("a request that made no callout is not kept for its key", func(t *testing.T) {
+		tn := newTenant(t)
+		tn.hook("submission", map[string]any{"export_format": "csv"})
+		_, jobDoc, _ := tn.storeSeed()
+		// An export CSV cannot render: refused before any callout.
+		expect(t, tn.app.do("PUT", "/v1/manufacturers/103/jobs/338167", `{"job": `+string(jobDoc)+`, "export": {"JobRooms": 5}}`), 200, "")
+		expect(t, tn.app.do("POST", submit, nil, "Idempotency-Key", "k-1"), 422, "validation_failed")
+		expect(t, tn.app.do("PUT", "/v1/manufacturers/103/jobs/338167", `{"job": `+string(jobDoc)+`, "export": {"JobRooms": []}}`), 200, "")
+		r := tn.app.do("POST", submit, nil, "Idempotency-Key", "k-1")
+		expect(t, r, 200, "")
+		if r.header.Get("Idempotent-Replayed") != "" || len(tn.mfr.received()) != 1 {
+			t.Errorf("the retry after the fix was a replay: %s", r.body)
+		}
+	})
 	t.Run("concurrent submits make one callout", func(t *testing.T) {
 		tn := newTenant(t)
 		tn.hook("submission", nil)

@@ -98,6 +98,12 @@ type Reply struct {
 	callout.Response
 	RetryAfter time.Duration
 	Replayed   bool // the response of an earlier request with the same key
+
+	// keptUnder is the Idempotency-Key FinishSubmission kept the response
+	// under ("" for none); noReplay marks a response that must not be kept,
+	// because no callout was made.
+	keptUnder string
+	noReplay  bool
 }
 
 // Submit submits a job. Its Reply is the answer for every outcome of the
@@ -122,9 +128,10 @@ func (s *Service) Submit(ctx context.Context, r Request) (*Reply, error) {
 		return nil, err
 	}
 	reply := *v.(*Reply)
-	if r.IdempotencyKey != "" {
+	if r.IdempotencyKey != "" && !reply.noReplay && reply.keptUnder != r.IdempotencyKey {
 		// The attempt's own key was kept with its result; a caller that joined
-		// it keeps the same response under its key.
+		// it, here or on another process's claim, keeps the same response
+		// under its own key.
 		if err := s.store.PutIdempotency(ctx, r.ManufacturerID, r.IdempotencyKey, r.JobID, reply.Response); err != nil {
 			s.log.ErrorContext(ctx, "keeping the response for an idempotency key", "job", r.JobID, "error", err)
 		}
@@ -239,6 +246,7 @@ func (s *Service) submitClaimed(ctx context.Context, r Request, job *callout.Job
 		// No callout was made and nothing is known to the manufacturer:
 		// answer the waiters with the failure but keep no replay of it.
 		reply = problemReply(err)
+		reply.noReplay = true
 		res.IdempotencyKey = ""
 		if callout.ErrorCode(err) == callout.ECodeInternal {
 			s.log.ErrorContext(ctx, "submission failed before the callout", "job", r.JobID, "error", err)
@@ -251,6 +259,7 @@ func (s *Service) submitClaimed(ctx context.Context, r Request, job *callout.Job
 		// Idempotency-Key, so the manufacturer can recognise the order.
 		return nil, fmt.Errorf("recording the submission of job %s: %w", r.JobID, err)
 	}
+	reply.keptUnder = res.IdempotencyKey
 	return reply, nil
 }
 
