@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -39,7 +40,7 @@ func (s *Server) putCustomer(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	doc, err := document("customer", data, "id", id)
+	doc, err := customerDocument(data, id)
 	if err != nil {
 		return err
 	}
@@ -124,7 +125,7 @@ func jobDocuments(m, id string, in jobInput) (*callout.Job, *callout.Customer, e
 	}
 	var inline *callout.Customer
 	if isObject(in.Customer) && ok {
-		doc, err := document("customer", in.Customer, "id", customerID)
+		doc, err := customerDocument(in.Customer, customerID)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -136,23 +137,19 @@ func jobDocuments(m, id string, in jobInput) (*callout.Job, *callout.Customer, e
 	return &callout.Job{ID: id, ManufacturerID: m, CustomerID: customerID, Document: in.Job, Export: in.Export}, inline, nil
 }
 
-// document checks that data is one JSON object whose idMember, when present,
-// is id, and returns it as stored.
-func document(name string, data []byte, idMember, id string) (json.RawMessage, error) {
-	if !json.Valid(data) {
-		var v any
-		return nil, jsonError(json.Unmarshal(data, &v))
-	}
+// customerDocument checks that data is one JSON object whose "id", when
+// present, is id, and returns it as stored. It parses data once.
+func customerDocument(data []byte, id string) (json.RawMessage, error) {
 	if !isObject(data) {
-		return nil, callout.Invalid(callout.FieldError{Field: name, Message: "must be a JSON object"})
+		return nil, callout.Invalid(callout.FieldError{Field: "customer", Message: "must be a JSON object"})
 	}
 	var members map[string]json.RawMessage
 	if err := json.Unmarshal(data, &members); err != nil {
 		return nil, jsonError(err)
 	}
-	if raw, ok := members[idMember]; ok {
+	if raw, ok := members["id"]; ok {
 		if text, ok := idText(raw); !ok || text != id {
-			return nil, callout.Invalid(callout.FieldError{Field: name + "." + idMember, Message: "must be \"" + id + "\", the " + name + " id"})
+			return nil, callout.Invalid(callout.FieldError{Field: "customer.id", Message: fmt.Sprintf("must be %q, the customer id", id)})
 		}
 	}
 	return bytes.TrimSpace(data), nil

@@ -155,7 +155,7 @@ func redact(w *callout.Webhook) *webhookOutput {
 func kindParam(c echo.Context) (callout.Kind, error) {
 	kind := callout.Kind(c.Param("kind"))
 	if !kind.Valid() {
-		return "", callout.Errorf(callout.ECodeNotFound, "no webhook kind %q: use submission or pricing", truncate(string(kind), 40))
+		return "", callout.Errorf(callout.ECodeNotFound, "no webhook kind %.40q: use submission or pricing", kind)
 	}
 	return kind, nil
 }
@@ -213,11 +213,4 @@ func (s *Server) deleteWebhook(c echo.Context) error {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

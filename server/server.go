@@ -84,7 +84,6 @@ func New(ctx context.Context, cfg *config.Config, secrets *config.Secrets, log *
 		Policy:           policy,
 		Tokens:           tokens,
 		MaxResponseBytes: cfg.MaxResponseBytes,
-		MaxPayloadBytes:  cfg.MaxPayloadBytes,
 		UserAgent:        "callout/" + version,
 		Logger:           log,
 		OnCallout: func(w *callout.Webhook, r *webhook.Result) {

@@ -82,10 +82,6 @@ type Options struct {
 	Tokens Tokens
 	// MaxResponseBytes bounds an answer's body (default 1 MiB).
 	MaxResponseBytes int64
-	// MaxPayloadBytes is the outbound payload limit the caller enforces before
-	// calling (the dispatcher refuses larger payloads); kept here so that one
-	// place holds the client's limits.
-	MaxPayloadBytes int64
 	// UserAgent is sent on every request, such as "callout/1.2.0".
 	UserAgent string
 	// Logger receives a line per callout and a warning per breaker change;
