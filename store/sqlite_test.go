@@ -154,8 +154,10 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
-// TestSQLiteConcurrentWriters runs writers on many connections at once: they
-// must queue on the busy timeout, never fail with SQLITE_BUSY.
+// TestSQLiteConcurrentWriters runs writers on many connections of two Stores
+// (two processes, in effect) on one database at once: writers of one Store
+// queue in Go, the two Stores meet on SQLite's busy timeout, and none may fail
+// with SQLITE_BUSY.
 func TestSQLiteConcurrentWriters(t *testing.T) {
 	// A pool of one connection must not deadlock on statements prepared
 	// while a transaction holds it; 8 is the default pool.
@@ -167,10 +169,10 @@ func TestSQLiteConcurrentWriters(t *testing.T) {
 func testSQLiteConcurrentWriters(t *testing.T, conns int) {
 	c := &clock{now: start}
 	o := Options{Sealer: newBox(t), Now: c.Now, MaxOpenConns: conns}
-	s := openSQLite(t, &o)
-	// A deadlock fails the test instead of hanging it.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	stores := []*Store{openSQLite(t, &o), nil}
+	stores[1] = openSQLite(t, &o) // the same data directory: Open set o.DataDir
+	s := stores[0]
+	ctx := context.Background()
 	if _, _, err := s.PutManufacturer(ctx, "103", "Example"); err != nil {
 		t.Fatal(err)
 	}
@@ -178,6 +180,7 @@ func testSQLiteConcurrentWriters(t *testing.T, conns int) {
 	var g errgroup.Group
 	for w := range writers {
 		g.Go(func() error {
+			s := stores[w%2]
 			cust := &callout.Customer{ManufacturerID: "103", ID: fmt.Sprintf("c%d", w), Document: json.RawMessage(`{}`)}
 			job := &callout.Job{ManufacturerID: "103", ID: fmt.Sprintf("j%d", w), CustomerID: cust.ID, Document: json.RawMessage(`{}`)}
 			if err := s.PutJob(ctx, job, cust); err != nil {
@@ -198,8 +201,17 @@ func testSQLiteConcurrentWriters(t *testing.T, conns int) {
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		t.Fatalf("concurrent writer: %v", err)
+	// A deadlock fails the test instead of hanging it: a queued write waits
+	// for its commit whatever its context says.
+	done := make(chan error, 1)
+	go func() { done <- g.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("concurrent writer: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the writers did not finish within a minute: deadlocked")
 	}
 	var n int
 	if err := s.db.QueryRow(`SELECT COUNT(*) FROM deliveries`).Scan(&n); err != nil || n != writers*each {
