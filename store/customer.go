@@ -14,7 +14,7 @@ import (
 // and sets c.UpdatedAt. The manufacturer must exist.
 func (s *Store) PutCustomer(ctx context.Context, c *callout.Customer) error {
 	now := s.now()
-	err := s.writeDB(ctx, func(q querier) error { return s.putCustomer(ctx, q, c, now) })
+	err := s.writeDB(ctx, func(ctx context.Context, q querier) error { return s.putCustomer(ctx, q, c, now) })
 	if isForeignKeyViolation(err) {
 		return notFoundManufacturer(c.ManufacturerID)
 	}

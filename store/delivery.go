@@ -49,7 +49,7 @@ func encodeStrings(ss []string) (string, error) {
 // NUL and invalid UTF-8 become U+FFFD; its response body is stored byte for
 // byte.
 func (s *Store) InsertDelivery(ctx context.Context, d *callout.Delivery) error {
-	return s.writeDB(ctx, func(q querier) error { return s.insertDelivery(ctx, q, d) })
+	return s.writeDB(ctx, func(ctx context.Context, q querier) error { return s.insertDelivery(ctx, q, d) })
 }
 
 func (s *Store) insertDelivery(ctx context.Context, q querier, d *callout.Delivery) error {
@@ -210,7 +210,7 @@ func (s *Store) PruneDeliveries(ctx context.Context, before time.Time, batch int
 	var total int64
 	for {
 		var res sql.Result
-		err := s.writeDB(ctx, func(q querier) (err error) {
+		err := s.writeDB(ctx, func(ctx context.Context, q querier) (err error) {
 			res, err = s.exec(ctx, q, `DELETE FROM deliveries WHERE (manufacturer_id, id) IN (
 				SELECT manufacturer_id, id FROM deliveries WHERE started_at < ? LIMIT ?)`, micros(before), batch)
 			return err

@@ -86,13 +86,6 @@ type Store struct {
 	now     func() time.Time
 	logger  *slog.Logger
 
-	// writeLock (SQLite only) admits one writing transaction or statement of
-	// this process at a time. SQLite itself runs one writer at a time; without
-	// this, the others wait in its busy handler, which polls by sleeping 1 to
-	// 100 ms, so a queue of writers wastes most of its time asleep. Queued on a
-	// channel they start the moment the lock is free, and still honour their
-	// context. The busy timeout remains the guard against other processes.
-	writeLock chan struct{}
 
 	// stmts caches prepared statements by query text (SQLite only).
 	// modernc.org/sqlite keeps a prepared statement compiled, and
@@ -109,8 +102,12 @@ type Store struct {
 	stopCheckpoints chan struct{}
 	checkpointsDone chan struct{}
 
-	// txQueue hands write transactions to the SQLite committer (nil on
-	// PostgreSQL); stopCommits ends it and commitsDone closes when it has.
+	// txQueue hands every write of this process to the SQLite committer
+	// (nil on PostgreSQL), the one goroutine that writes. SQLite runs one
+	// writer at a time; writers left to meet in its busy handler would wait
+	// there polling by sleeps of 1 to 100 ms, most of their time asleep. The
+	// busy timeout remains the guard against other processes. stopCommits
+	// ends the committer and commitsDone closes when it has.
 	txQueue     chan *txRequest
 	stopCommits chan struct{}
 	commitsDone chan struct{}
@@ -171,7 +168,6 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, errors.New("store: the database URL must start with postgres:// or postgresql://, or be empty for SQLite")
 	default:
 		s.dialect = DialectSQLite
-		s.writeLock = make(chan struct{}, 1)
 		s.stmts = make(map[string]*sql.Stmt)
 		s.pending = make(map[string]struct{})
 		dsn, err := sqliteDSN(o.DataDir)
@@ -384,30 +380,14 @@ func (s *Store) preparePending(ctx context.Context) {
 	}
 }
 
-// lockWrites takes the process's SQLite write lock (see Store.writeLock),
-// waiting at most as long as ctx allows, and returns its release. On
-// PostgreSQL it takes nothing: row locks order writers there.
-func (s *Store) lockWrites(ctx context.Context) (unlock func(), err error) {
-	if s.writeLock == nil {
-		return func() {}, nil
+// writeDB runs one writing statement. On SQLite it joins the committer's
+// batches like any write transaction, so that all of this process's writes
+// queue in one place; on PostgreSQL it runs on its own.
+func (s *Store) writeDB(ctx context.Context, fn func(ctx context.Context, q querier) error) error {
+	if s.txQueue == nil {
+		return fn(ctx, s.db)
 	}
-	select {
-	case s.writeLock <- struct{}{}:
-		return func() { <-s.writeLock }, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("waiting for the write lock: %w", ctx.Err())
-	}
-}
-
-// writeDB runs one writing statement on the database outside a transaction,
-// holding the write lock.
-func (s *Store) writeDB(ctx context.Context, fn func(q querier) error) error {
-	unlock, err := s.lockWrites(ctx)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	return fn(s.db)
+	return s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error { return fn(ctx, tx) })
 }
 
 // rebind turns ? placeholders into PostgreSQL's $1, $2, …. Queries here never
@@ -466,13 +446,8 @@ func (s *Store) inTx(ctx context.Context, fn func(ctx context.Context, tx *sql.T
 	}
 }
 
-// runTx runs fn in one transaction, holding the write lock.
+// runTx runs fn in one transaction.
 func (s *Store) runTx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
-	unlock, err := s.lockWrites(ctx)
-	if err != nil {
-		return err
-	}
-	defer unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)

@@ -35,7 +35,7 @@ func (s *Store) ClaimSubmission(ctx context.Context, manufacturerID, jobID, clai
 	for range claimAttempts {
 		now := micros(s.now())
 		var r jobRow
-		err := s.writeDB(ctx, func(q querier) error {
+		err := s.writeDB(ctx, func(ctx context.Context, q querier) error {
 			return s.queryRow(ctx, q, `UPDATE jobs SET claim_id = ?, claim_until = ?
 				WHERE manufacturer_id = ? AND id = ? AND status = ?
 					AND (claim_until IS NULL OR claim_until <= ? OR claim_id = ?)
@@ -200,7 +200,7 @@ func (s *Store) GetIdempotency(ctx context.Context, manufacturerID, key string) 
 // record of the key younger than callout.IdempotencyWindow is kept untouched;
 // an older one is replaced.
 func (s *Store) PutIdempotency(ctx context.Context, manufacturerID, key, jobID string, r callout.Response) error {
-	err := s.writeDB(ctx, func(q querier) error {
+	err := s.writeDB(ctx, func(ctx context.Context, q querier) error {
 		return s.putIdempotency(ctx, q, manufacturerID, key, jobID, r, s.now())
 	})
 	if isForeignKeyViolation(err) {
@@ -227,7 +227,7 @@ func (s *Store) putIdempotency(ctx context.Context, q querier, manufacturerID, k
 // returns how many it deleted.
 func (s *Store) PruneIdempotency(ctx context.Context, before time.Time) (int64, error) {
 	var res sql.Result
-	err := s.writeDB(ctx, func(q querier) (err error) {
+	err := s.writeDB(ctx, func(ctx context.Context, q querier) (err error) {
 		res, err = s.exec(ctx, q, `DELETE FROM idempotency_keys WHERE created_at < ?`, micros(before))
 		return err
 	})

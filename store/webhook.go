@@ -68,7 +68,7 @@ func (s *Store) PutWebhook(ctx context.Context, w *callout.Webhook) error {
 	}
 	now := s.now()
 	a := w.Auth.Auth0
-	err = s.writeDB(ctx, func(q querier) error {
+	err = s.writeDB(ctx, func(ctx context.Context, q querier) error {
 		_, err := s.exec(ctx, q, `INSERT INTO webhooks (manufacturer_id, kind, enabled, url, auth_type,
 			auth0_tenant_domain, auth0_client_id, auth0_audience, export_format, timeout_ms, retries,
 			generic_error_message, breaker_failures, breaker_open_seconds, cache_seconds,
@@ -186,7 +186,7 @@ func (s *Store) GetWebhook(ctx context.Context, manufacturerID string, kind call
 // not_found error when there is none.
 func (s *Store) DeleteWebhook(ctx context.Context, manufacturerID string, kind callout.Kind) error {
 	var res sql.Result
-	err := s.writeDB(ctx, func(q querier) (err error) {
+	err := s.writeDB(ctx, func(ctx context.Context, q querier) (err error) {
 		res, err = s.exec(ctx, q, `DELETE FROM webhooks WHERE manufacturer_id = ? AND kind = ?`, manufacturerID, string(kind))
 		return err
 	})
