@@ -401,7 +401,7 @@ func TestSubmit(t *testing.T) {
 		for i := range n {
 			wg.Go(func() { bodies[i] = tn.app.do("POST", submit, nil) })
 		}
-		time.Sleep(100 * time.Millisecond) // let every request arrive; the answer waits on release
+		tn.awaitInFlight(n)
 		close(release)
 		wg.Wait()
 		for _, r := range bodies {
@@ -506,7 +506,7 @@ func TestPrice(t *testing.T) {
 		for i := range results {
 			wg.Go(func() { results[i] = tn.app.do("POST", price, nil) })
 		}
-		time.Sleep(100 * time.Millisecond)
+		tn.awaitInFlight(len(results))
 		close(release)
 		wg.Wait()
 		for _, r := range results {

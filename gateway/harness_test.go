@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,7 +23,9 @@ import (
 // api is a whole Callout (real SQLite store in a temporary directory, real
 // outbound client) behind an httptest server, with a fake manufacturer.
 type api struct {
-	t      *testing.T
+	// inFlight counts the requests the API is serving.
+	inFlight atomic.Int32
+	t        *testing.T
 	url    string
 	secret []byte
 	mfr    *manufacturer
@@ -51,13 +54,35 @@ func newAPI(t *testing.T) *api {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv.Handler())
+	a := &api{}
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.inFlight.Add(1)
+		defer a.inFlight.Add(-1)
+		srv.Handler().ServeHTTP(w, r)
+	}))
 	mfr := newManufacturer(t)
 	t.Cleanup(func() {
 		hs.Close()
 		srv.Close()
 	})
-	return &api{t: t, url: hs.URL, secret: secrets.JWTSecret, mfr: mfr, srv: srv, logs: logs}
+	a.t, a.url, a.secret, a.mfr, a.srv, a.logs = t, hs.URL, secrets.JWTSecret, mfr, srv, logs
+	return a
+}
+
+// awaitInFlight waits until the API serves n requests at once, so that a
+// test releases a held answer only once every caller has arrived.
+func (a *api) awaitInFlight(n int) {
+	a.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for a.inFlight.Load() < int32(n) {
+		if time.Now().After(deadline) {
+			a.t.Fatalf("%d requests in flight after 10 s, want %d", a.inFlight.Load(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// Arrived requests still authenticate and read the job before they join
+	// the held callout.
+	time.Sleep(50 * time.Millisecond)
 }
 
 // token mints a token of role for manufacturer m.
