@@ -26,11 +26,11 @@ type api struct {
 	// inFlight counts the requests the API is serving.
 	inFlight atomic.Int32
 	t        *testing.T
-	url    string
-	secret []byte
-	mfr    *manufacturer
-	srv    *server.Server
-	logs   *syncBuffer
+	url      string
+	secret   []byte
+	mfr      *manufacturer
+	srv      *server.Server
+	logs     *syncBuffer
 }
 
 // maxRequestBytes is the inbound body limit of the test API, small enough to

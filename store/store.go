@@ -86,7 +86,6 @@ type Store struct {
 	now     func() time.Time
 	logger  *slog.Logger
 
-
 	// stmts caches prepared statements by query text (SQLite only).
 	// modernc.org/sqlite keeps a prepared statement compiled, and
 	// database/sql keeps one per connection, so a hot query is parsed once
