@@ -34,6 +34,12 @@ type Delivery struct {
 // every refused callout into a database write.
 func (d *Delivery) Kept() bool { return d.Outcome != OutcomeCircuitOpen }
 
+// Page sizes of a delivery list.
+const (
+	DefaultDeliveryLimit = 50
+	MaxDeliveryLimit     = 200
+)
+
 // DeliveryFilter selects deliveries of one manufacturer, newest first.
 type DeliveryFilter struct {
 	ManufacturerID string

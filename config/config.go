@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/callout/callout"
 	"github.com/callout/callout/secret"
 )
 
@@ -20,14 +21,10 @@ import (
 const (
 	DefaultListen            = "127.0.0.1:8080"
 	DefaultDataDir           = "./data"
-	DefaultMaxRequestBytes   = 16 << 20
-	DefaultMaxPayloadBytes   = 16 << 20
-	DefaultMaxResponseBytes  = 1 << 20
 	DefaultDeliveryRetention = 30 * 24 * time.Hour
 	// DefaultShutdownTimeout outlasts the longest webhook timeout (60 s), so
 	// that a callout in flight at SIGTERM can finish and be recorded.
 	DefaultShutdownTimeout = 65 * time.Second
-	DefaultSubmissionLease = 2 * time.Minute
 	DefaultLogLevel        = "info"
 	DefaultLogFormat       = "json"
 )
@@ -101,12 +98,12 @@ func Default() *Config {
 	return &Config{
 		Listen:            DefaultListen,
 		DataDir:           DefaultDataDir,
-		MaxRequestBytes:   DefaultMaxRequestBytes,
-		MaxPayloadBytes:   DefaultMaxPayloadBytes,
-		MaxResponseBytes:  DefaultMaxResponseBytes,
+		MaxRequestBytes:   callout.DefaultMaxRequestBytes,
+		MaxPayloadBytes:   callout.DefaultMaxPayloadBytes,
+		MaxResponseBytes:  callout.DefaultMaxResponseBytes,
 		DeliveryRetention: DefaultDeliveryRetention,
 		ShutdownTimeout:   DefaultShutdownTimeout,
-		SubmissionLease:   DefaultSubmissionLease,
+		SubmissionLease:   callout.DefaultSubmissionLease,
 		LogLevel:          DefaultLogLevel,
 		LogFormat:         DefaultLogFormat,
 	}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/spf13/pflag"
+
+	"github.com/callout/callout"
 )
 
 // load parses args with the serve flags and loads the configuration, as
@@ -69,11 +71,11 @@ func TestLoadPrecedence(t *testing.T) {
 		environ []string
 		want    want
 	}{
-		{"defaults", nil, nil, want{DefaultListen, DefaultMaxRequestBytes, "info", 0}},
+		{"defaults", nil, nil, want{DefaultListen, callout.DefaultMaxRequestBytes, "info", 0}},
 		{"yaml over defaults", []string{file}, nil, want{"127.0.0.2:1001", 1001, "warn", 11}},
 		{"env over defaults", nil, env, want{"127.0.0.3:1002", 1002, "error", 12}},
 		{"env over yaml", []string{file}, env, want{"127.0.0.3:1002", 1002, "error", 12}},
-		{"flags over defaults", flags, nil, want{"127.0.0.4:1003", DefaultMaxRequestBytes, "debug", 0}},
+		{"flags over defaults", flags, nil, want{"127.0.0.4:1003", callout.DefaultMaxRequestBytes, "debug", 0}},
 		{"flags over yaml", append([]string{file}, flags...), nil, want{"127.0.0.4:1003", 1001, "debug", 11}},
 		{"flags over env over yaml", append([]string{file}, flags...), env, want{"127.0.0.4:1003", 1002, "debug", 12}},
 		// Only --listen is given: the unset --log-level keeps its
@@ -82,7 +84,7 @@ func TestLoadPrecedence(t *testing.T) {
 		{"unset flag does not override yaml", []string{file, "--listen=127.0.0.4:1003"}, nil, want{"127.0.0.4:1003", 1001, "warn", 11}},
 		{"CALLOUT_CONFIG names the file", nil, []string{"CALLOUT_CONFIG=testdata/layer.yaml"}, want{"127.0.0.2:1001", 1001, "warn", 11}},
 		{"--config over CALLOUT_CONFIG", []string{file}, []string{"CALLOUT_CONFIG=testdata/missing.yaml"}, want{"127.0.0.2:1001", 1001, "warn", 11}},
-		{"later duplicate variable wins", nil, []string{"CALLOUT_LISTEN=127.0.0.9:1", "CALLOUT_LISTEN=127.0.0.3:1002"}, want{"127.0.0.3:1002", DefaultMaxRequestBytes, "info", 0}},
+		{"later duplicate variable wins", nil, []string{"CALLOUT_LISTEN=127.0.0.9:1", "CALLOUT_LISTEN=127.0.0.3:1002"}, want{"127.0.0.3:1002", callout.DefaultMaxRequestBytes, "info", 0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

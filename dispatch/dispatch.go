@@ -19,9 +19,6 @@ type Caller interface {
 	Call(ctx context.Context, r *webhook.Request) *webhook.Result
 }
 
-// DefaultMaxPayloadBytes bounds an outbound payload.
-const DefaultMaxPayloadBytes = 16 << 20
-
 // Dispatcher prepares and makes callouts.
 type Dispatcher struct {
 	caller     Caller
@@ -33,7 +30,7 @@ type Dispatcher struct {
 // newID and refuses payloads over maxPayload bytes (0 for the default).
 func New(caller Caller, newID func() string, maxPayload int64) *Dispatcher {
 	if maxPayload <= 0 {
-		maxPayload = DefaultMaxPayloadBytes
+		maxPayload = callout.DefaultMaxPayloadBytes
 	}
 	return &Dispatcher{caller: caller, newID: newID, maxPayload: maxPayload}
 }

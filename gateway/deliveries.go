@@ -9,8 +9,6 @@ import (
 	"github.com/callout/callout"
 )
 
-const maxDeliveriesPage = 200
-
 func (s *Server) listDeliveries(c echo.Context) error {
 	f := callout.DeliveryFilter{
 		ManufacturerID: c.Param("m"),
@@ -18,7 +16,7 @@ func (s *Server) listDeliveries(c echo.Context) error {
 		JobID:          c.QueryParam("job"),
 		Outcome:        callout.Outcome(c.QueryParam("outcome")),
 		Cursor:         c.QueryParam("cursor"),
-		Limit:          50,
+		Limit:          callout.DefaultDeliveryLimit,
 	}
 	var fe callout.FieldErrors
 	if f.Kind != "" && !f.Kind.Valid() {
@@ -32,8 +30,8 @@ func (s *Server) listDeliveries(c echo.Context) error {
 	}
 	if v := c.QueryParam("limit"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxDeliveriesPage {
-			fe.Add("limit", "must be a whole number from 1 to %d", maxDeliveriesPage)
+		if err != nil || n < 1 || n > callout.MaxDeliveryLimit {
+			fe.Add("limit", "must be a whole number from 1 to %d", callout.MaxDeliveryLimit)
 		}
 		f.Limit = n
 	}

@@ -54,9 +54,6 @@ type Metrics interface {
 	HTTPRequest(method, route string, status int, d time.Duration)
 }
 
-// DefaultMaxBodyBytes bounds an inbound request body.
-const DefaultMaxBodyBytes = 16 << 20
-
 // Options configure a Server.
 type Options struct {
 	Store      Store
@@ -104,7 +101,7 @@ func New(o Options) *Server {
 		now:     o.Now,
 	}
 	if s.maxBody <= 0 {
-		s.maxBody = DefaultMaxBodyBytes
+		s.maxBody = callout.DefaultMaxRequestBytes
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -144,7 +144,7 @@ func (a *Server) prune(ctx context.Context) {
 	defer t.Stop()
 	for {
 		now := time.Now()
-		if n, err := a.store.PruneDeliveries(ctx, now.Add(-a.cfg.DeliveryRetention), 1000); err != nil {
+		if n, err := a.store.PruneDeliveries(ctx, now.Add(-a.cfg.DeliveryRetention), store.DefaultPruneBatch); err != nil {
 			a.log.Error("pruning deliveries", "error", err)
 		} else if n > 0 {
 			a.log.Info("pruned deliveries", "count", n)

@@ -15,12 +15,6 @@ import (
 	"github.com/callout/callout"
 )
 
-// Page sizes of ListDeliveries.
-const (
-	DefaultDeliveryLimit = 50
-	MaxDeliveryLimit     = 200
-)
-
 // DefaultPruneBatch is the batch size of PruneDeliveries when it is given none.
 const DefaultPruneBatch = 1000
 
@@ -125,9 +119,9 @@ func (s *Store) ListDeliveries(ctx context.Context, f callout.DeliveryFilter) ([
 	limit := f.Limit
 	switch {
 	case limit <= 0:
-		limit = DefaultDeliveryLimit
-	case limit > MaxDeliveryLimit:
-		limit = MaxDeliveryLimit
+		limit = callout.DefaultDeliveryLimit
+	case limit > callout.MaxDeliveryLimit:
+		limit = callout.MaxDeliveryLimit
 	}
 	var b strings.Builder
 	b.WriteString(`SELECT ` + deliveryColumns + ` FROM deliveries WHERE manufacturer_id = ?`)

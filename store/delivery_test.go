@@ -87,9 +87,9 @@ func pages(t *testing.T, e *env, f callout.DeliveryFilter) []string {
 		want := f.Limit
 		switch {
 		case want <= 0:
-			want = DefaultDeliveryLimit
-		case want > MaxDeliveryLimit:
-			want = MaxDeliveryLimit
+			want = callout.DefaultDeliveryLimit
+		case want > callout.MaxDeliveryLimit:
+			want = callout.MaxDeliveryLimit
 		}
 		if len(page) > want || next != "" && len(page) != want {
 			t.Fatalf("a page holds %d deliveries (next cursor %q), want %d", len(page), next, want)

@@ -35,9 +35,6 @@ type Store interface {
 
 // Defaults of Options.
 const (
-	// DefaultLease outlasts the longest webhook timeout (60 s), so a claim is
-	// lost only when its process died.
-	DefaultLease = 2 * time.Minute
 	// DefaultPoll is how often a caller waiting on another's claim looks for
 	// its response.
 	DefaultPoll  = 25 * time.Millisecond
@@ -74,7 +71,7 @@ func New(o Options) *Service {
 		s.now = time.Now
 	}
 	if s.lease <= 0 {
-		s.lease = DefaultLease
+		s.lease = callout.DefaultSubmissionLease
 	}
 	if s.poll <= 0 {
 		s.poll = DefaultPoll

@@ -47,14 +47,8 @@ type Body interface {
 	Reader() io.Reader
 }
 
-// Defaults of Options.
-const (
-	// DefaultMaxResponseBytes bounds a webhook's answer: a longer one is
-	// bad_response.
-	DefaultMaxResponseBytes = 1 << 20
-	// DefaultUserAgent is sent when Options.UserAgent is empty.
-	DefaultUserAgent = "callout"
-)
+// DefaultUserAgent is sent when Options.UserAgent is empty.
+const DefaultUserAgent = "callout"
 
 // Retry tuning (SPEC §5).
 const (
@@ -130,7 +124,7 @@ func New(o Options) *Client {
 		c.hc = NewHTTPClient(o.Policy)
 	}
 	if c.maxResponse <= 0 {
-		c.maxResponse = DefaultMaxResponseBytes
+		c.maxResponse = callout.DefaultMaxResponseBytes
 	}
 	if c.userAgent == "" {
 		c.userAgent = DefaultUserAgent

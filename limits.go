@@ -1,0 +1,19 @@
+package callout
+
+import "time"
+
+// Default limits, each defined once: the configuration starts from them, and
+// a package given no limit of its own falls back to them.
+const (
+	// DefaultMaxRequestBytes bounds an inbound request body (413 beyond).
+	DefaultMaxRequestBytes = 16 << 20
+	// DefaultMaxPayloadBytes bounds the payload posted to a webhook.
+	DefaultMaxPayloadBytes = 16 << 20
+	// DefaultMaxResponseBytes bounds a webhook's answer: a longer one is
+	// bad_response.
+	DefaultMaxResponseBytes = 1 << 20
+	// DefaultSubmissionLease is how long a submission claim holds a job. It
+	// outlasts the longest webhook timeout (60 s), so a claim is lost only
+	// when its process died.
+	DefaultSubmissionLease = 2 * time.Minute
+)
