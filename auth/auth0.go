@@ -38,9 +38,6 @@ const (
 	MaxTokenLifetime = 24 * time.Hour
 	// maxEarlyRefresh is the default refresh margin for long-lived tokens.
 	maxEarlyRefresh = 60 * time.Second
-	// configIdle is how long an unused credential set's config is kept. It
-	// exceeds MaxTokenLifetime, so a credential set in use never loses it.
-	configIdle = MaxTokenLifetime + time.Hour
 	// maxDescriptionRunes and maxCodeRunes bound what an endpoint can make
 	// us store in a delivery record or a log line.
 	maxDescriptionRunes = 500
@@ -85,9 +82,8 @@ type Auth0Tokens struct {
 	group singleflight.Group
 	// mu makes Invalidate's compare-and-delete atomic with the store of a
 	// newer token.
-	mu      sync.Mutex
-	tokens  *cache.Cache // credential key → *cachedToken
-	configs *cache.Cache // credential key → *clientcredentials.Config
+	mu     sync.Mutex
+	tokens *cache.Cache // credential key → *cachedToken
 }
 
 // cachedToken is one access token and the times, by the injected clock, at
@@ -108,8 +104,7 @@ func NewAuth0Tokens(o Auth0Options) *Auth0Tokens {
 		onFetch:      o.OnFetch,
 		// go-cache's own expiry (by the real clock) only evicts memory;
 		// whether a token is still usable is judged by t.now.
-		tokens:  cache.New(cache.NoExpiration, 10*time.Minute),
-		configs: cache.New(cache.NoExpiration, time.Hour),
+		tokens: cache.New(cache.NoExpiration, 10*time.Minute),
 	}
 	if t.client == nil {
 		t.client = http.DefaultClient
@@ -169,7 +164,6 @@ func (t *Auth0Tokens) Invalidate(a callout.Auth0, token string) {
 func (t *Auth0Tokens) Close() {
 	t.close()
 	t.tokens.Flush()
-	t.configs.Flush()
 }
 
 func (c *cachedToken) fresh(now time.Time) bool { return now.Before(c.refreshAt) }
@@ -191,12 +185,13 @@ func (t *Auth0Tokens) cached(key string, usable func(*cachedToken, time.Time) bo
 // fetch runs once per key at a time (singleflight). It requests a token and
 // caches it.
 //
-// It calls Config.Token on the long-lived config each time rather than
-// keeping the config's TokenSource: that source is an oauth2.ReuseTokenSource,
-// which judges expiry by the real clock with its own fixed margin, cannot
-// drop a token the webhook refused, and keeps the context it was created
-// with for every later refresh, so no per-request timeout could apply. Here
-// the cache, the injected clock and a fresh bounded context do those jobs.
+// It calls Config.Token, which caches nothing, rather than keeping the
+// config's TokenSource: that source is an oauth2.ReuseTokenSource, which
+// judges expiry by the real clock with its own fixed margin, cannot drop a
+// token the webhook refused, and keeps the context it was created with for
+// every later refresh, so no per-request timeout could apply. Here the cache
+// (one token per credential set), the injected clock and a fresh bounded
+// context do those jobs; the config itself holds nothing worth keeping.
 func (t *Auth0Tokens) fetch(key string, a callout.Auth0) (string, error) {
 	// A caller that missed the cache just before the previous fetch stored
 	// its token gets here after that fetch ended: reuse, don't refetch.
@@ -208,7 +203,7 @@ func (t *Auth0Tokens) fetch(key string, a callout.Auth0) (string, error) {
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, t.client)
 
 	start := t.now()
-	tok, err := t.config(key, a).Token(ctx)
+	tok, err := config(a).Token(ctx)
 	if err != nil {
 		err = newTokenError(err, a.ClientSecret)
 	}
@@ -237,15 +232,9 @@ func (t *Auth0Tokens) fetch(key string, a callout.Auth0) (string, error) {
 	return c.access, nil
 }
 
-// config returns the long-lived config of a credential set, creating it on
-// first use. It runs inside fetch, so never twice at once for one key.
-func (t *Auth0Tokens) config(key string, a callout.Auth0) *clientcredentials.Config {
-	if v, ok := t.configs.Get(key); ok {
-		cfg := v.(*clientcredentials.Config)
-		t.configs.Set(key, cfg, configIdle) // extend its idle expiry
-		return cfg
-	}
-	cfg := &clientcredentials.Config{
+// config is the client-credentials grant of a credential set.
+func config(a callout.Auth0) *clientcredentials.Config {
+	return &clientcredentials.Config{
 		ClientID:       a.ClientID,
 		ClientSecret:   a.ClientSecret,
 		TokenURL:       a.TokenURL(),
@@ -254,8 +243,6 @@ func (t *Auth0Tokens) config(key string, a callout.Auth0) *clientcredentials.Con
 		// avoids oauth2's probing, which would send a second request.
 		AuthStyle: oauth2.AuthStyleInParams,
 	}
-	t.configs.Set(key, cfg, configIdle)
-	return cfg
 }
 
 // credentialKey is the SHA-256 of the four settings, so that changing any one
