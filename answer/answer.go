@@ -40,6 +40,32 @@ type Answer struct {
 	Detail string
 }
 
+// object reads body as a JSON object, or says why it is not one. Members are
+// looked up by their exact names, as PHP does; a repeated name keeps its last
+// value, as PHP does too. A well-formed object, the common answer, is parsed
+// once; anything else goes through the lenient reader, which notes its
+// leniency in a.Warnings and explains a failure.
+func (a *Answer) object(body []byte) (obj map[string]json.RawMessage, notObject string) {
+	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '{' {
+		if json.Unmarshal(body, &obj) == nil {
+			return obj, ""
+		}
+		obj = nil
+	}
+	raw, warnings, err := decodeBody(body)
+	a.Warnings = warnings
+	switch {
+	case err != nil:
+		return nil, err.Error()
+	case bytes.HasPrefix(raw, []byte("{")):
+		if err := json.Unmarshal(raw, &obj); err != nil {
+			return nil, fmt.Sprintf("the answer could not be read: %v", err)
+		}
+		return obj, ""
+	}
+	return nil, "the answer is not a JSON object: " + kindOf(raw)
+}
+
 // Read interprets an answer with the given HTTP status and complete body
 // (the caller enforces the size limit) for a webhook of the given kind.
 // Transport problems are the caller's to decide before calling Read, which
@@ -49,23 +75,7 @@ type Answer struct {
 // Read never panics, and its memory stays proportional to the body.
 func Read(kind callout.Kind, status int, body []byte) Answer {
 	var a Answer
-	raw, warnings, err := decodeBody(body)
-	a.Warnings = warnings
-	var obj map[string]json.RawMessage
-	var notObject string // why the body is not a JSON object, when it is not
-	switch {
-	case err != nil:
-		notObject = err.Error()
-	case bytes.HasPrefix(raw, []byte("{")):
-		// Members are looked up by their exact names, as PHP does; a repeated
-		// name keeps its last value, as PHP does too.
-		if err := json.Unmarshal(raw, &obj); err != nil {
-			notObject = fmt.Sprintf("the answer could not be read: %v", err)
-			obj = nil
-		}
-	default:
-		notObject = "the answer is not a JSON object: " + kindOf(raw)
-	}
+	obj, notObject := a.object(body)
 	if obj != nil {
 		a.Errors = a.texts("errors", obj["errors"])
 		a.Messages = a.texts("message", obj["message"])

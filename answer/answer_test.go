@@ -753,3 +753,17 @@ func toAny(s []string) []any {
 	}
 	return out
 }
+
+// BenchmarkReadPricing reads a typical accepted pricing answer, the hot path
+// of every price.
+func BenchmarkReadPricing(b *testing.B) {
+	body := []byte(`{"success": true, "cost": 1234.56, "message": "10% first order discount applied",
+		"breakdown": [{"name": "Discounts", "collapse": true, "items": [{"name": "10% First Order Discount", "cost": -123.46}]},
+		{"name": "Cabinets", "cost": 1100.00}, {"name": "Freight", "cost": 50}, {"name": "Tax", "cost": 101.01}]}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if a := Read(callout.KindPricing, 200, body); a.Outcome != callout.OutcomeAccepted {
+			b.Fatalf("Outcome = %s", a.Outcome)
+		}
+	}
+}
