@@ -36,7 +36,8 @@ type Answer struct {
 	// Warnings note leniency and dropped parts, for the delivery record.
 	Warnings []string
 	// Detail explains a bad_response, webhook_error or auth_failed to an
-	// administrator. It never quotes the body, which may hold anything.
+	// administrator. It never quotes the body, which may hold anything, nor
+	// the status, which the caller has.
 	Detail string
 }
 
@@ -84,7 +85,7 @@ func Read(kind callout.Kind, status int, body []byte) Answer {
 	switch {
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		a.Outcome = callout.OutcomeAuthFailed
-		a.Detail = fmt.Sprintf("HTTP %d: the webhook refused Callout's credentials", status)
+		a.Detail = "the webhook refused Callout's credentials"
 	case status != http.StatusOK:
 		// Any "errors" member counts, even null or empty: the manufacturer
 		// answered in the contract's shape, so the customer gets the
@@ -101,7 +102,7 @@ func Read(kind callout.Kind, status int, body []byte) Answer {
 		case obj != nil:
 			why = "it has no errors member"
 		}
-		a.Detail = fmt.Sprintf("HTTP %d; the body is not a JSON object with an errors member: %s", status, why)
+		a.Detail = "the body is not a JSON object with an errors member: " + why
 	case obj == nil:
 		a.Outcome = callout.OutcomeBadResponse
 		a.Detail = notObject

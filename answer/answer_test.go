@@ -68,9 +68,9 @@ func TestRead(t *testing.T) {
 		want   Answer
 	}{
 		// auth_failed: 401 and 403 whatever the body.
-		{"401 junk", sub, 401, "<html>", Answer{Outcome: callout.OutcomeAuthFailed, Detail: "HTTP 401: the webhook refused Callout's credentials"}},
-		{"403 success", sub, 403, `{"success":true,"cost":1}`, Answer{Outcome: callout.OutcomeAuthFailed, Detail: "HTTP 403: the webhook refused Callout's credentials"}},
-		{"401 errors kept", price, 401, `{"errors":"bad token"}`, Answer{Outcome: callout.OutcomeAuthFailed, Errors: []string{"bad token"}, Detail: "HTTP 401: the webhook refused Callout's credentials"}},
+		{"401 junk", sub, 401, "<html>", Answer{Outcome: callout.OutcomeAuthFailed, Detail: "the webhook refused Callout's credentials"}},
+		{"403 success", sub, 403, `{"success":true,"cost":1}`, Answer{Outcome: callout.OutcomeAuthFailed, Detail: "the webhook refused Callout's credentials"}},
+		{"401 errors kept", price, 401, `{"errors":"bad token"}`, Answer{Outcome: callout.OutcomeAuthFailed, Errors: []string{"bad token"}, Detail: "the webhook refused Callout's credentials"}},
 
 		// 200: accepted.
 		{"empty body", sub, 200, "", Answer{Outcome: callout.OutcomeAccepted}},
@@ -125,14 +125,14 @@ func TestRead(t *testing.T) {
 		{"400 empty errors", sub, 400, `{"errors":[]}`, Answer{Outcome: callout.OutcomeRejected}},
 		{"429 null errors", price, 429, `{"errors":null}`, Answer{Outcome: callout.OutcomeRejected}},
 		{"404 seed error", sub, 404, seedError, Answer{Outcome: callout.OutcomeRejected, Errors: []string{"No Widgets", "User Blocked"}, Warnings: []string{warnTrailingCommas}}},
-		{"500 success", sub, 500, `{"success":true,"message":"ok"}`, Answer{Outcome: callout.OutcomeWebhookError, Messages: []string{"ok"}, Detail: "HTTP 500; the body is not a JSON object with an errors member: it has no errors member"}},
-		{"201 accepted-looking", price, 201, `{"cost":1}`, Answer{Outcome: callout.OutcomeWebhookError, Detail: "HTTP 201; the body is not a JSON object with an errors member: it has no errors member"}},
-		{"204 empty", sub, 204, ``, Answer{Outcome: callout.OutcomeWebhookError, Detail: "HTTP 204; the body is not a JSON object with an errors member: the body is empty"}},
-		{"302 empty", sub, 302, "\r\n", Answer{Outcome: callout.OutcomeWebhookError, Detail: "HTTP 302; the body is not a JSON object with an errors member: the body is empty"}},
-		{"502 html", sub, 502, "<html>Bad gateway</html>", Answer{Outcome: callout.OutcomeWebhookError, Detail: "HTTP 502; the body is not a JSON object with an errors member: the answer is not JSON: invalid character '<' looking for beginning of value (at byte 1)"}},
-		{"500 array", sub, 500, `["errors"]`, Answer{Outcome: callout.OutcomeWebhookError, Detail: "HTTP 500; the body is not a JSON object with an errors member: the answer is not a JSON object: a JSON array"}},
-		{"500 nested errors", sub, 500, `{"error":{"errors":["x"]}}`, Answer{Outcome: callout.OutcomeWebhookError, Detail: "HTTP 500; the body is not a JSON object with an errors member: it has no errors member"}},
-		{"500 Errors capitalised", sub, 500, `{"Errors":["x"]}`, Answer{Outcome: callout.OutcomeWebhookError, Detail: "HTTP 500; the body is not a JSON object with an errors member: it has no errors member"}},
+		{"500 success", sub, 500, `{"success":true,"message":"ok"}`, Answer{Outcome: callout.OutcomeWebhookError, Messages: []string{"ok"}, Detail: "the body is not a JSON object with an errors member: it has no errors member"}},
+		{"201 accepted-looking", price, 201, `{"cost":1}`, Answer{Outcome: callout.OutcomeWebhookError, Detail: "the body is not a JSON object with an errors member: it has no errors member"}},
+		{"204 empty", sub, 204, ``, Answer{Outcome: callout.OutcomeWebhookError, Detail: "the body is not a JSON object with an errors member: the body is empty"}},
+		{"302 empty", sub, 302, "\r\n", Answer{Outcome: callout.OutcomeWebhookError, Detail: "the body is not a JSON object with an errors member: the body is empty"}},
+		{"502 html", sub, 502, "<html>Bad gateway</html>", Answer{Outcome: callout.OutcomeWebhookError, Detail: "the body is not a JSON object with an errors member: the answer is not JSON: invalid character '<' looking for beginning of value (at byte 1)"}},
+		{"500 array", sub, 500, `["errors"]`, Answer{Outcome: callout.OutcomeWebhookError, Detail: "the body is not a JSON object with an errors member: the answer is not a JSON object: a JSON array"}},
+		{"500 nested errors", sub, 500, `{"error":{"errors":["x"]}}`, Answer{Outcome: callout.OutcomeWebhookError, Detail: "the body is not a JSON object with an errors member: it has no errors member"}},
+		{"500 Errors capitalised", sub, 500, `{"Errors":["x"]}`, Answer{Outcome: callout.OutcomeWebhookError, Detail: "the body is not a JSON object with an errors member: it has no errors member"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -456,8 +456,8 @@ func TestReadLenient(t *testing.T) {
 	}{
 		{"valid", `{"errors":["a"]}`, Answer{Errors: []string{"a"}}},
 		{"bom", bom + `{"errors":["a"]}`, Answer{Errors: []string{"a"}, Warnings: []string{warnBOM}}},
-		{"bom only", bom, Answer{Outcome: callout.OutcomeWebhookError, Warnings: []string{warnBOM}, Detail: "HTTP 500; the body is not a JSON object with an errors member: the body is empty"}},
-		{"bom and whitespace", bom + " \n", Answer{Outcome: callout.OutcomeWebhookError, Warnings: []string{warnBOM}, Detail: "HTTP 500; the body is not a JSON object with an errors member: the body is empty"}},
+		{"bom only", bom, Answer{Outcome: callout.OutcomeWebhookError, Warnings: []string{warnBOM}, Detail: "the body is not a JSON object with an errors member: the body is empty"}},
+		{"bom and whitespace", bom + " \n", Answer{Outcome: callout.OutcomeWebhookError, Warnings: []string{warnBOM}, Detail: "the body is not a JSON object with an errors member: the body is empty"}},
 		{"array comma", `{"errors":["a","b",]}`, Answer{Errors: []string{"a", "b"}, Warnings: []string{warnTrailingCommas}}},
 		{"object comma", `{"errors":["a"],}`, Answer{Errors: []string{"a"}, Warnings: []string{warnTrailingCommas}}},
 		{"whitespace before close", "{\"errors\":[\"a\" , \n\t ] , \r\n }", Answer{Errors: []string{"a"}, Warnings: []string{warnTrailingCommas}}},
@@ -467,14 +467,14 @@ func TestReadLenient(t *testing.T) {
 		{"comma in string, valid body", `{"errors":["a,]"]}`, Answer{Errors: []string{"a,]"}}},
 		{"escaped quote before comma", `{"errors":["say \"x,]\"",]}`, Answer{Errors: []string{`say "x,]"`}, Warnings: []string{warnTrailingCommas}}},
 		{"escaped backslash ends string", `{"errors":["a\\",]}`, Answer{Errors: []string{`a\`}, Warnings: []string{warnTrailingCommas}}},
-		{"leading comma", `{"errors":[,"a"]}`, Answer{Outcome: callout.OutcomeWebhookError, Detail: "HTTP 500; the body is not a JSON object with an errors member: the answer is not JSON: invalid character ',' looking for beginning of value (at byte 12)"}},
-		{"lone comma", `{"errors":[,]}`, Answer{Outcome: callout.OutcomeWebhookError, Detail: "HTTP 500; the body is not a JSON object with an errors member: the answer is not JSON: invalid character ',' looking for beginning of value (at byte 12)"}},
-		{"double comma", `{"errors":["a",,]}`, Answer{Outcome: callout.OutcomeWebhookError, Detail: "HTTP 500; the body is not a JSON object with an errors member: the answer is not JSON: invalid character ',' looking for beginning of value (at byte 16)"}},
-		{"comma after colon", `{"errors":,}`, Answer{Outcome: callout.OutcomeWebhookError, Detail: "HTTP 500; the body is not a JSON object with an errors member: the answer is not JSON: invalid character ',' looking for beginning of value (at byte 11)"}},
-		{"comma and other fault", `{"errors":["a",], x}`, Answer{Outcome: callout.OutcomeWebhookError, Detail: "HTTP 500; the body is not a JSON object with an errors member: the answer is not JSON: invalid character 'x' looking for beginning of object key string (at byte 19)"}},
-		{"bom offset", bom + `{"errors":x}`, Answer{Outcome: callout.OutcomeWebhookError, Warnings: []string{warnBOM}, Detail: "HTTP 500; the body is not a JSON object with an errors member: the answer is not JSON: invalid character 'x' looking for beginning of value (at byte 14)"}},
-		{"two boms", bom + bom + `{}`, Answer{Outcome: callout.OutcomeWebhookError, Warnings: []string{warnBOM}, Detail: "HTTP 500; the body is not a JSON object with an errors member: the answer is not JSON: invalid character 'ï' looking for beginning of value (at byte 4)"}},
-		{"comment", `{"errors":["a"] /* x */}`, Answer{Outcome: callout.OutcomeWebhookError, Detail: "HTTP 500; the body is not a JSON object with an errors member: the answer is not JSON: invalid character '/' after object key:value pair (at byte 17)"}},
+		{"leading comma", `{"errors":[,"a"]}`, Answer{Outcome: callout.OutcomeWebhookError, Detail: "the body is not a JSON object with an errors member: the answer is not JSON: invalid character ',' looking for beginning of value (at byte 12)"}},
+		{"lone comma", `{"errors":[,]}`, Answer{Outcome: callout.OutcomeWebhookError, Detail: "the body is not a JSON object with an errors member: the answer is not JSON: invalid character ',' looking for beginning of value (at byte 12)"}},
+		{"double comma", `{"errors":["a",,]}`, Answer{Outcome: callout.OutcomeWebhookError, Detail: "the body is not a JSON object with an errors member: the answer is not JSON: invalid character ',' looking for beginning of value (at byte 16)"}},
+		{"comma after colon", `{"errors":,}`, Answer{Outcome: callout.OutcomeWebhookError, Detail: "the body is not a JSON object with an errors member: the answer is not JSON: invalid character ',' looking for beginning of value (at byte 11)"}},
+		{"comma and other fault", `{"errors":["a",], x}`, Answer{Outcome: callout.OutcomeWebhookError, Detail: "the body is not a JSON object with an errors member: the answer is not JSON: invalid character 'x' looking for beginning of object key string (at byte 19)"}},
+		{"bom offset", bom + `{"errors":x}`, Answer{Outcome: callout.OutcomeWebhookError, Warnings: []string{warnBOM}, Detail: "the body is not a JSON object with an errors member: the answer is not JSON: invalid character 'x' looking for beginning of value (at byte 14)"}},
+		{"two boms", bom + bom + `{}`, Answer{Outcome: callout.OutcomeWebhookError, Warnings: []string{warnBOM}, Detail: "the body is not a JSON object with an errors member: the answer is not JSON: invalid character 'ï' looking for beginning of value (at byte 4)"}},
+		{"comment", `{"errors":["a"] /* x */}`, Answer{Outcome: callout.OutcomeWebhookError, Detail: "the body is not a JSON object with an errors member: the answer is not JSON: invalid character '/' after object key:value pair (at byte 17)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -134,19 +134,16 @@ func redactBreakdown(nodes []callout.BreakdownNode, rp *strings.Replacer) {
 	}
 }
 
-// answerDetail explains an interpreted answer to an administrator.
+// answerDetail explains an interpreted answer to an administrator: the status,
+// then the reader's explanation (which never repeats the status).
 func answerDetail(status int, ans answer.Answer) string {
 	switch {
 	case ans.Outcome == callout.OutcomeAccepted:
 		return ""
-	case strings.HasPrefix(ans.Detail, "HTTP "):
-		return ans.Detail
 	case ans.Detail != "":
 		return fmt.Sprintf("HTTP %d: %s", status, ans.Detail)
 	case ans.Outcome == callout.OutcomeRejected:
 		return fmt.Sprintf("HTTP %d: the manufacturer declined", status)
-	case ans.Outcome == callout.OutcomeAuthFailed:
-		return fmt.Sprintf("HTTP %d: the webhook refused Callout's credentials", status)
 	}
 	return fmt.Sprintf("HTTP %d", status)
 }
