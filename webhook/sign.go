@@ -16,25 +16,19 @@ const (
 	headerWebhookSignature = "webhook-signature"
 )
 
-// signer computes Standard Webhooks signatures for one callout's body, reusing
-// the last signature while the timestamp (whole seconds) is unchanged, so that
-// a quick retry does not read a large payload again.
+// signer computes Standard Webhooks signatures for one callout's body.
 type signer struct {
 	key  []byte
 	id   string
 	body Body
-
-	lastTS  int64
-	lastSig string
 }
 
 // sign returns the webhook-signature value for the given unix timestamp:
 // "v1," and the base64 of HMAC-SHA256(key, id + "." + timestamp + "." + body).
-// The body is streamed through the MAC, never buffered.
+// The body is streamed through the MAC, never buffered. Each attempt signs
+// anew: retries are rare, and one more pass over the payload is cheap next
+// to sending it.
 func (s *signer) sign(ts int64) (string, error) {
-	if s.lastSig != "" && ts == s.lastTS {
-		return s.lastSig, nil
-	}
 	mac := hmac.New(sha256.New, s.key)
 	io.WriteString(mac, s.id)
 	io.WriteString(mac, ".")
@@ -45,7 +39,5 @@ func (s *signer) sign(ts int64) (string, error) {
 			return "", fmt.Errorf("signing the payload: %w", err)
 		}
 	}
-	s.lastTS = ts
-	s.lastSig = "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
-	return s.lastSig, nil
+	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil)), nil
 }
