@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -32,7 +31,6 @@ type Options struct {
 	Store      Store
 	Dispatcher *dispatch.Dispatcher
 	Now        func() time.Time
-	Logger     *slog.Logger
 }
 
 // Service prices jobs.
@@ -40,18 +38,14 @@ type Service struct {
 	store    Store
 	dispatch *dispatch.Dispatcher
 	now      func() time.Time
-	log      *slog.Logger
 	flight   singleflight.Group
 }
 
 // New returns a Service.
 func New(o Options) *Service {
-	s := &Service{store: o.Store, dispatch: o.Dispatcher, now: o.Now, log: o.Logger}
+	s := &Service{store: o.Store, dispatch: o.Dispatcher, now: o.Now}
 	if s.now == nil {
 		s.now = time.Now
-	}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
 	}
 	return s
 }
@@ -129,7 +123,6 @@ func (s *Service) call(ctx context.Context, r Request, wh *callout.Webhook, job 
 	if err != nil {
 		return nil, fmt.Errorf("pricing job %s: %w", r.JobID, err)
 	}
-	s.log.InfoContext(ctx, "pricing callout", "job", r.JobID, "delivery", delivery.ID, "outcome", result.Outcome, "status", result.HTTPStatus, "duration", result.Duration)
 	if result.Outcome != callout.OutcomeAccepted {
 		if delivery.Kept() {
 			if err := s.store.InsertDelivery(ctx, delivery); err != nil {

@@ -99,7 +99,7 @@ func New(ctx context.Context, cfg *config.Config, secrets *config.Secrets, log *
 		Submitter: submission.New(submission.Options{
 			Store: st, Dispatcher: d, NewID: newID, Lease: cfg.SubmissionLease, Logger: log,
 		}),
-		Pricer:       pricing.New(pricing.Options{Store: st, Dispatcher: d, Logger: log}),
+		Pricer:       pricing.New(pricing.Options{Store: st, Dispatcher: d}),
 		Dispatcher:   d,
 		Verifier:     auth.NewVerifier(secrets.JWTSecret, time.Now),
 		Policy:       callout.URLPolicy{AllowInsecureHTTP: cfg.AllowInsecureHTTP},

@@ -287,7 +287,6 @@ func (s *Service) call(ctx context.Context, r Request, job *callout.Job, res *ca
 	if delivery.Kept() {
 		res.Delivery = delivery
 	}
-	s.log.InfoContext(ctx, "submission callout", "job", r.JobID, "delivery", delivery.ID, "outcome", result.Outcome, "status", result.HTTPStatus, "duration", result.Duration)
 	if result.Outcome != callout.OutcomeAccepted {
 		return problemReply(dispatch.Failure(wh, result, "submission")), nil
 	}

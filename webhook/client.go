@@ -619,7 +619,6 @@ func (cl *call) finish(ctx context.Context) {
 		slog.String("manufacturer", cl.w.ManufacturerID),
 		slog.String("kind", string(cl.w.Kind)),
 		slog.String("delivery_id", cl.id),
-		slog.String("request_id", cl.r.RequestID),
 		slog.String("outcome", string(res.Outcome)),
 		slog.Int("http_status", res.HTTPStatus),
 		slog.Int("attempts", res.Attempts),
