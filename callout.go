@@ -38,6 +38,9 @@ func CheckID(field, id string) error {
 	return Invalid(FieldError{Field: field, Message: fmt.Sprintf("%q is not a valid id: use 1 to 64 letters, digits, '.', '_' or '-'", truncate(id, 80))})
 }
 
+// Redacted stands in for a secret wherever one would otherwise be shown.
+const Redacted = "[redacted]"
+
 // truncate shortens s to at most n bytes for use inside a message.
 func truncate(s string, n int) string {
 	if len(s) <= n {

@@ -42,7 +42,6 @@ const (
 	// us store in a delivery record or a log line.
 	maxDescriptionRunes = 500
 	maxCodeRunes        = 100
-	redacted            = "[redacted]"
 )
 
 // Auth0Options configure an Auth0Tokens.
@@ -285,7 +284,7 @@ func lifetime(tok *oauth2.Token) time.Duration {
 
 // TokenError is a failed token request. Status, Code and Description are
 // set when the endpoint answered (Code and Description are its error and
-// error_description, shortened and with the client secret redacted); Err is
+// error_description, shortened and with the client secret callout.Redacted); Err is
 // set when no answer came, such as a refused connection, a blocked
 // destination or a timeout. It never holds the client secret.
 type TokenError struct {
@@ -345,9 +344,9 @@ func newTokenError(err error, secret string) *TokenError {
 func clean(s, secret string, max int) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	if secret != "" {
-		s = strings.ReplaceAll(s, secret, redacted)
+		s = strings.ReplaceAll(s, secret, callout.Redacted)
 		if q := url.QueryEscape(secret); q != secret {
-			s = strings.ReplaceAll(s, q, redacted)
+			s = strings.ReplaceAll(s, q, callout.Redacted)
 		}
 	}
 	if utf8.RuneCountInString(s) <= max {

@@ -5,10 +5,9 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
-)
 
-// redacted replaces a secret wherever a Config is shown.
-const redacted = "[redacted]"
+	"github.com/callout/callout"
+)
 
 // urlRedacted replaces a password inside a URL, where brackets would be
 // escaped; it is what net/url's Redacted writes.
@@ -65,7 +64,7 @@ func redact(s string) string {
 	if s == "" {
 		return ""
 	}
-	return redacted
+	return callout.Redacted
 }
 
 // redactURL hides the password of a database URL, whether in its user
@@ -77,12 +76,12 @@ func redactURL(s string) string {
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return redacted
+		return callout.Redacted
 	}
 	// An unencoded "/", "?" or "#" in a password moves its tail out of the
 	// user information, where Redacted would not hide it.
 	if strings.Contains(u.Path, "@") || strings.Contains(u.RawQuery, "@") || strings.Contains(u.Fragment, "@") {
-		return u.Scheme + "://" + redacted
+		return u.Scheme + "://" + callout.Redacted
 	}
 	if q := u.Query(); q.Has("password") {
 		q.Set("password", urlRedacted)

@@ -78,7 +78,6 @@ func head(b []byte, n int) []byte {
 
 // Redaction of secrets a webhook echoes back.
 const (
-	redacted        = "[redacted]"
 	minRedactLength = 4
 	// redactMargin is how much of the answer beyond what is kept is searched
 	// for secrets, so that a secret straddling the cut is found whole.
@@ -94,9 +93,14 @@ func redact(res *Result, body []byte, secrets []string) {
 	}
 	var forms []string
 	for _, s := range secrets {
-		forms = append(forms, s, strings.ReplaceAll(s, "/", `\/`))
+		// As written, as a JSON string holds it, and either with / escaped as
+		// PHP's json_encode does.
+		escaped := s
 		if q, err := json.Marshal(s); err == nil {
-			forms = append(forms, string(q[1:len(q)-1]))
+			escaped = string(q[1 : len(q)-1])
+		}
+		for _, f := range []string{s, escaped} {
+			forms = append(forms, f, strings.ReplaceAll(f, "/", `\/`))
 		}
 	}
 	// Longest first, so that a secret containing another is replaced whole.
@@ -104,7 +108,7 @@ func redact(res *Result, body []byte, secrets []string) {
 	forms = slices.Compact(forms)
 	pairs := make([]string, 0, 2*len(forms))
 	for _, f := range forms {
-		pairs = append(pairs, f, redacted)
+		pairs = append(pairs, f, callout.Redacted)
 	}
 	rp := strings.NewReplacer(pairs...)
 	strs := func(ss []string) {
