@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"regexp"
 	"time"
+	"unicode/utf8"
 )
 
 // Kind is the purpose of a webhook: submitting a job or pricing it.
@@ -35,18 +36,25 @@ func CheckID(field, id string) error {
 	if ValidID(id) {
 		return nil
 	}
-	return Invalid(FieldError{Field: field, Message: fmt.Sprintf("%q is not a valid id: use 1 to 64 letters, digits, '.', '_' or '-'", truncate(id, 80))})
+	return Invalid(FieldError{Field: field, Message: fmt.Sprintf("%q is not a valid id: use 1 to 64 letters, digits, '.', '_' or '-'", Truncate(id, 80))})
 }
 
 // Redacted stands in for a secret wherever one would otherwise be shown.
 const Redacted = "[redacted]"
 
-// truncate shortens s to at most n bytes for use inside a message.
-func truncate(s string, n int) string {
-	if len(s) <= n {
+// Truncate shortens s to at most n characters (runes) for use inside a
+// message, the last of them an ellipsis when it was cut; it never splits a
+// character.
+func Truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
 		return s
 	}
-	return s[:n] + "…"
+	i := 0
+	for range n - 1 {
+		_, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+	}
+	return s[:i] + "…"
 }
 
 // Manufacturer is a tenant: everything else belongs to exactly one.

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/patrickmn/go-cache"
 	"golang.org/x/oauth2"
@@ -349,15 +348,5 @@ func clean(s, secret string, max int) string {
 			s = strings.ReplaceAll(s, q, callout.Redacted)
 		}
 	}
-	if utf8.RuneCountInString(s) <= max {
-		return s
-	}
-	n := 0
-	for i := range s {
-		if n == max-1 {
-			return s[:i] + "…"
-		}
-		n++
-	}
-	return s
+	return callout.Truncate(s, max)
 }

@@ -161,10 +161,7 @@ func redirectDetail(location string) string {
 		u.User = nil
 		location = u.String()
 	}
-	if len(location) > 300 {
-		location = location[:300] + "…"
-	}
-	return fmt.Sprintf("redirect to %s not followed", location)
+	return fmt.Sprintf("redirect to %s not followed", callout.Truncate(location, 300))
 }
 
 // byteSize writes a size for people.
