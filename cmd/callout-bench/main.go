@@ -1,10 +1,11 @@
 // Command callout-bench measures Callout against a plain Go reverse proxy
 // doing the same hop (SPEC §10): both in front of one fake webhook that
-// answers at once, in one process on loopback. It reports the latency
+// answers at once, on loopback, Callout and the proxy in one process of their
+// own and the load generator and fakes in this one. It reports the latency
 // Callout adds at a fixed rate, the highest rate it holds, how fast a
 // callout fails while its breaker is open, how many Auth0 token requests a
-// burst on a cold cache makes, and the process's peak memory, each against
-// its target.
+// burst on a cold cache makes, and the peak memory of Callout's process in
+// each phase, each against its target.
 //
 //	go run ./cmd/callout-bench [-duration 10s] [-rate 500] [-concurrency 64]
 //	    [-burst 1000] [-jobs N] [-cpuprofile cpu.out] [-json]
@@ -104,7 +105,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 }
 
 func measure(ctx context.Context, opts options, stdout, stderr io.Writer) error {
-	mem := startMemoryTracker(20 * time.Millisecond)
 	logs := &logCounter{}
 	var logw io.Writer = logs
 	if opts.logs {
@@ -134,6 +134,7 @@ func measure(ctx context.Context, opts options, stdout, stderr io.Writer) error 
 	}
 	defer c.Close()
 	b.callout, b.proxyURL = c, c.proxyURL
+	mem := newMemoryTracker(c.cmd.Process.Pid)
 
 	b.say("setting up %d+%d jobs", opts.jobs, opts.burst)
 	if err := b.prepare(ctx); err != nil {
@@ -175,10 +176,7 @@ func measure(ctx context.Context, opts options, stdout, stderr io.Writer) error 
 	if bad := hook.bad.Load(); bad > 0 {
 		return fmt.Errorf("the fake webhook refused %d requests for a wrong credential", bad)
 	}
-	r.Memory = mem.Stop()
-	if r.Memory.CalloutPeakRSS, err = c.peakRSS(); err != nil {
-		return err
-	}
+	r.Memory = mem.result
 	r.Logs = logs.result()
 	r.judge()
 	if opts.json {

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"runtime"
-	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync"
@@ -386,118 +385,65 @@ func (b *bench) tokenBurst(ctx context.Context) tokenResult {
 	return r
 }
 
-// memoryResult is the memory of Callout's process and of the benchmark's own.
+// memoryResult is the memory of the process serving Callout (and the proxy,
+// idle but for the latency and saturation phases).
 type memoryResult struct {
-	// CalloutPeakRSS is the most resident memory the process serving Callout
-	// (and the idle-in-the-burst proxy) had at once (VmHWM), over the run.
+	// CalloutPeakRSS is the most resident memory it had at once (VmHWM).
 	CalloutPeakRSS uint64 `json:"callout_peak_rss_bytes"`
-	// PeakRSS is the most resident memory the benchmark's own process (load
-	// generator and fakes) had at once (VmHWM).
-	PeakRSS uint64 `json:"peak_rss_bytes"`
-	// PeakHeap is the most memory live heap objects took, sampled.
-	PeakHeap   uint64 `json:"peak_heap_bytes"`
-	HeapSys    uint64 `json:"heap_sys_bytes"`
-	TotalAlloc uint64 `json:"total_alloc_bytes"`
-	NumGC      uint32 `json:"gc_cycles"`
 	// Phases are the peaks of each phase, in order; when the kernel's peak
-	// could not be reset between phases (PerPhase false), each RSS peak is
-	// that of the process so far.
+	// could not be reset between phases (PerPhase false), each is the peak so
+	// far.
 	Phases   []phaseMemory `json:"phases"`
 	PerPhase bool          `json:"per_phase"`
 }
 
-// phaseMemory is the memory peaks of one phase.
+// phaseMemory is the peak RSS of one phase.
 type phaseMemory struct {
-	Name     string `json:"name"`
-	PeakRSS  uint64 `json:"peak_rss_bytes"`
-	PeakHeap uint64 `json:"peak_heap_bytes"`
+	Name    string `json:"name"`
+	PeakRSS uint64 `json:"peak_rss_bytes"`
 }
 
-// memoryTracker records the peak RSS and live heap of each phase. The Go
-// runtime keeps no peak of the heap, so it is sampled; the kernel keeps the
-// peak RSS, and lets a process reset it (/proc/self/clear_refs), which tells
-// which phase needed the memory.
+// memoryTracker records the peak RSS of a process in each phase. The kernel
+// keeps the peak (VmHWM) and lets it be reset (clear_refs), which tells which
+// phase needed the memory.
 type memoryTracker struct {
-	heap     atomic.Uint64
-	stop     chan struct{}
-	done     chan struct{}
-	result   memoryResult
-	resetErr error
+	proc   string // /proc/<pid>
+	result memoryResult
 }
 
-const heapMetric = "/memory/classes/heap/objects:bytes"
-
-func startMemoryTracker(every time.Duration) *memoryTracker {
-	t := &memoryTracker{stop: make(chan struct{}), done: make(chan struct{})}
-	t.resetErr = resetPeakRSS()
-	t.result.PerPhase = t.resetErr == nil
-	go func() {
-		defer close(t.done)
-		sample := []metrics.Sample{{Name: heapMetric}}
-		tick := time.NewTicker(every)
-		defer tick.Stop()
-		for {
-			metrics.Read(sample)
-			if sample[0].Value.Kind() == metrics.KindUint64 {
-				if v := sample[0].Value.Uint64(); v > t.heap.Load() {
-					t.heap.Store(v)
-				}
-			}
-			select {
-			case <-t.stop:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
+func newMemoryTracker(pid int) *memoryTracker {
+	t := &memoryTracker{proc: fmt.Sprintf("/proc/%d", pid)}
+	t.result.PerPhase = t.reset() == nil
 	return t
 }
 
-// mark ends a phase: it records the phase's peaks and starts the next's.
+// mark ends a phase: it records the phase's peak and starts the next's.
 func (t *memoryTracker) mark(name string) error {
-	rss, err := peakRSS()
+	status, err := os.ReadFile(t.proc + "/status")
+	if err != nil {
+		return fmt.Errorf("reading the peak RSS: %w", err)
+	}
+	rss, err := vmHWM(status)
 	if err != nil {
 		return err
 	}
-	heap := t.heap.Swap(0)
-	t.result.Phases = append(t.result.Phases, phaseMemory{Name: name, PeakRSS: rss, PeakHeap: heap})
-	t.result.PeakRSS = max(t.result.PeakRSS, rss)
-	t.result.PeakHeap = max(t.result.PeakHeap, heap)
+	t.result.Phases = append(t.result.Phases, phaseMemory{Name: name, PeakRSS: rss})
+	t.result.CalloutPeakRSS = max(t.result.CalloutPeakRSS, rss)
 	if t.result.PerPhase {
-		return resetPeakRSS()
+		return t.reset()
 	}
 	return nil
 }
 
-// Stop ends the sampling and returns the peaks with the heap's statistics.
-func (t *memoryTracker) Stop() memoryResult {
-	close(t.stop)
-	<-t.done
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	r := t.result
-	r.HeapSys, r.TotalAlloc, r.NumGC = ms.HeapSys, ms.TotalAlloc, ms.NumGC
-	return r
-}
-
-// resetPeakRSS sets the process's peak RSS to its current RSS.
-func resetPeakRSS() error {
-	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+// reset sets the process's peak RSS to its current RSS.
+func (t *memoryTracker) reset() error {
+	if err := os.WriteFile(t.proc+"/clear_refs", []byte("5"), 0); err != nil {
 		return fmt.Errorf("resetting the peak RSS: %w", err)
 	}
 	return nil
 }
 
-// peakRSS reads the process's peak RSS.
-func peakRSS() (uint64, error) {
-	status, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, fmt.Errorf("reading the peak RSS: %w", err)
-	}
-	return vmHWM(status)
-}
-
-// vmHWM parses the VmHWM line of /proc/self/status, in kB, into bytes.
+// vmHWM parses the VmHWM line of a /proc/<pid>/status, in kB, into bytes.
 func vmHWM(status []byte) (uint64, error) {
 	for line := range strings.Lines(string(status)) {
 		rest, ok := strings.CutPrefix(line, "VmHWM:")
@@ -514,7 +460,7 @@ func vmHWM(status []byte) (uint64, error) {
 		}
 		return n << 10, nil
 	}
-	return 0, errors.New("no VmHWM line in /proc/self/status")
+	return 0, errors.New("no VmHWM line in the process status")
 }
 
 // logCounter stands for Callout's log output: it counts the lines and keeps

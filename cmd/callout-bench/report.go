@@ -164,16 +164,14 @@ func (r *report) writeText(w io.Writer) error {
 	}
 
 	mem := r.Memory
-	line("\nMemory: the process serving Callout (and the proxy): peak RSS %s over the whole run.\n", mb(mem.CalloutPeakRSS))
-	line("The benchmark's own process (load generator, fakes): peak RSS %s, peak live heap %s; heap obtained from the OS %s, %s allocated in all, %d GC cycles\n",
-		mb(mem.PeakRSS), mb(mem.PeakHeap), mb(mem.HeapSys), mb(mem.TotalAlloc), mem.NumGC)
+	line("\nMemory of the process serving Callout (and the proxy): peak RSS %s\n", mb(mem.CalloutPeakRSS))
 	if mem.PerPhase {
-		p("phase\tpeak RSS\tpeak live heap\t\n")
+		p("phase\tpeak RSS\t\n")
 	} else {
-		p("phase\tpeak RSS so far\tpeak live heap\t\n")
+		p("phase\tpeak RSS so far\t\n")
 	}
 	for _, ph := range mem.Phases {
-		p("%s\t%s\t%s\t\n", ph.Name, mb(ph.PeakRSS), mb(ph.PeakHeap))
+		p("%s\t%s\t\n", ph.Name, mb(ph.PeakRSS))
 	}
 
 	line("\nCallout logged %d lines at warn level or above", r.Logs.Lines)

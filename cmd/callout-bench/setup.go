@@ -319,15 +319,6 @@ func serveSystem(ctx context.Context, dir, target, cpuprofile string) error {
 	return err
 }
 
-// peakRSS is the system under test's peak RSS so far.
-func (c *calloutServer) peakRSS() (uint64, error) {
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
-	if err != nil {
-		return 0, fmt.Errorf("reading Callout's peak RSS: %w", err)
-	}
-	return vmHWM(status)
-}
-
 // Close stops the system under test (SIGTERM: it finishes its CPU profile)
 // and removes Callout's data directory.
 func (c *calloutServer) Close() error {
