@@ -17,11 +17,12 @@ import (
 const (
 	jobStateColumns = `customer_id, status, revision, messages, external_id, submitted_at, updated_at`
 	jobColumns      = jobStateColumns + `, document, export`
-	// jobQuery reads a job (alias j) with its pricing (alias p).
-	jobQuery = `SELECT j.customer_id, j.status, j.revision, j.messages, j.external_id, j.submitted_at, j.updated_at,
-	j.document, j.export, p.pricing, p.revision
-	FROM jobs j LEFT JOIN job_pricing p ON p.manufacturer_id = j.manufacturer_id AND p.job_id = j.id`
+	// jobWithPricing joins a job (alias j) to its pricing (alias p).
+	jobWithPricing = `jobs j LEFT JOIN job_pricing p ON p.manufacturer_id = j.manufacturer_id AND p.job_id = j.id`
 )
+
+// jobQuery reads a job with its pricing, into jobRow.queryDest.
+var jobQuery = `SELECT ` + qualify("j", jobColumns) + `, p.pricing, p.revision FROM ` + jobWithPricing
 
 // jobRow receives the columns of a job.
 type jobRow struct {
@@ -260,8 +261,7 @@ func (s *Store) writePricing(ctx context.Context, tx *sql.Tx, manufacturerID, jo
 // kind in one statement, so one consistent snapshot, with one round trip.
 var pricingQuery = `SELECT ` + qualify("j", jobColumns) + `, p.pricing, p.revision, c.id, c.document, c.updated_at, ` +
 	qualify("w", webhookColumns) + `
-	FROM jobs j
-	LEFT JOIN job_pricing p ON p.manufacturer_id = j.manufacturer_id AND p.job_id = j.id
+	FROM ` + jobWithPricing + `
 	LEFT JOIN customers c ON c.manufacturer_id = j.manufacturer_id AND c.id = j.customer_id
 	LEFT JOIN webhooks w ON w.manufacturer_id = j.manufacturer_id AND w.kind = ?
 	WHERE j.manufacturer_id = ? AND j.id = ?`
