@@ -40,8 +40,7 @@ func renderXML(export []byte) ([]byte, error) {
 		return nil, err
 	}
 	x := &xmlWriter{
-		buf:   make([]byte, 0, len(export)+len(export)/2+64),
-		names: make(map[string]xmlElementName),
+		buf: make([]byte, 0, len(export)+len(export)/2+64),
 	}
 	x.buf = append(x.buf, `<?xml version="1.0" encoding="UTF-8"?>`...)
 	if err := x.element(xmlElementName{name: "export"}, bytes.TrimSpace(export), 0); err != nil {
@@ -60,9 +59,6 @@ type xmlElementName struct {
 // xmlWriter appends the XML rendering of JSON values.
 type xmlWriter struct {
 	buf []byte
-	// names caches the conversion of keys: an export repeats the same few
-	// dozen keys for every product.
-	names map[string]xmlElementName
 }
 
 // element writes the JSON value v, which must be valid, as the element n.
@@ -88,7 +84,7 @@ func (x *xmlWriter) element(n xmlElementName, v []byte, depth int) error {
 		var err error
 		if v[0] == '{' {
 			err = eachMember(v, func(key string, mv []byte) error {
-				return x.element(x.name(key), mv, depth+1)
+				return x.element(name(key), mv, depth+1)
 			})
 		} else {
 			err = eachValue(v, func(_ int, iv []byte) error {
@@ -120,14 +116,11 @@ func (x *xmlWriter) element(n xmlElementName, v []byte, depth int) error {
 	return nil
 }
 
-// name returns the element name of key.
-func (x *xmlWriter) name(key string) xmlElementName {
-	n, ok := x.names[key]
-	if !ok {
-		n.name = xmlName(key)
-		n.key, n.keyed = key, n.name != key
-		x.names[key] = n
-	}
+// name returns the element name of key. Keys that are valid names, nearly
+// all of them, come back as they are, without allocating.
+func name(key string) xmlElementName {
+	n := xmlElementName{name: xmlName(key), key: key}
+	n.keyed = n.name != key
 	return n
 }
 
