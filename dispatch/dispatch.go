@@ -14,25 +14,20 @@ import (
 	"github.com/callout/callout/webhook"
 )
 
-// Caller makes a callout; *webhook.Client is one.
-type Caller interface {
-	Call(ctx context.Context, r *webhook.Request) *webhook.Result
-}
-
 // Dispatcher prepares and makes callouts.
 type Dispatcher struct {
-	caller     Caller
+	client     *webhook.Client
 	newID      func() string
 	maxPayload int64
 }
 
-// New returns a Dispatcher that calls through caller, names deliveries with
+// New returns a Dispatcher that calls through client, names deliveries with
 // newID and refuses payloads over maxPayload bytes (0 for the default).
-func New(caller Caller, newID func() string, maxPayload int64) *Dispatcher {
+func New(client *webhook.Client, newID func() string, maxPayload int64) *Dispatcher {
 	if maxPayload <= 0 {
 		maxPayload = callout.DefaultMaxPayloadBytes
 	}
-	return &Dispatcher{caller: caller, newID: newID, maxPayload: maxPayload}
+	return &Dispatcher{client: client, newID: newID, maxPayload: maxPayload}
 }
 
 // Call is one callout to make.
@@ -69,7 +64,7 @@ func (d *Dispatcher) Do(ctx context.Context, c Call) (*webhook.Result, *callout.
 		Test:           c.Test,
 		URL:            c.Webhook.URL,
 	}
-	result := d.caller.Call(ctx, &webhook.Request{
+	result := d.client.Call(ctx, &webhook.Request{
 		Webhook:        c.Webhook,
 		Body:           body,
 		DeliveryID:     delivery.ID,
