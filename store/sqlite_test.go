@@ -3,8 +3,10 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -216,5 +218,61 @@ func testSQLiteConcurrentWriters(t *testing.T, conns int) {
 	var n int
 	if err := s.db.QueryRow(`SELECT COUNT(*) FROM deliveries`).Scan(&n); err != nil || n != writers*each {
 		t.Errorf("deliveries = %d, %v; want %d", n, err, writers*each)
+	}
+}
+
+// TestSQLiteLogRestarts writes a steady stream, with reads alongside, over
+// many checkpoint intervals, and checks that the write-ahead log went back
+// to its start (SQLite counts each restart in the log's header) instead of
+// growing for as long as the writes go on.
+func TestSQLiteLogRestarts(t *testing.T) {
+	const interval = 10 * time.Millisecond
+	o := Options{Sealer: newBox(t), CheckpointInterval: interval}
+	s := openSQLite(t, &o)
+	ctx := context.Background()
+	if _, _, err := s.PutManufacturer(ctx, "103", "Example"); err != nil {
+		t.Fatal(err)
+	}
+	const intervals = 50
+	stop := time.Now().Add(intervals * interval)
+	var g errgroup.Group
+	for w := range 2 {
+		g.Go(func() error {
+			for i := 0; time.Now().Before(stop); i++ {
+				d := delivery("103", fmt.Sprintf("w%d-%d", w, i), start.Add(time.Duration(i)*time.Millisecond))
+				if err := s.InsertDelivery(ctx, d); err != nil {
+					return err
+				}
+				time.Sleep(time.Millisecond)
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		for time.Now().Before(stop) {
+			if _, _, err := s.ListDeliveries(ctx, callout.DeliveryFilter{ManufacturerID: "103", Limit: 5}); err != nil {
+				return err
+			}
+			time.Sleep(time.Millisecond)
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	header := make([]byte, 32)
+	f, err := os.Open(filepath.Join(o.DataDir, DatabaseFile+"-wal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := io.ReadFull(f, header); err != nil {
+		t.Fatalf("reading the log's header: %v", err)
+	}
+	// Bytes 12 to 15 of the header: the checkpoint sequence number, which
+	// each restart of the log increments.
+	restarts := binary.BigEndian.Uint32(header[12:16])
+	if restarts < 3 {
+		t.Errorf("the log restarted %d times in %d checkpoint intervals of writes; want at least 3", restarts, intervals)
 	}
 }

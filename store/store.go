@@ -71,6 +71,9 @@ type Options struct {
 	MaxOpenConns    int
 	MaxIdleConns    int
 	ConnMaxLifetime time.Duration
+	// CheckpointInterval is how often SQLite's write-ahead log is copied
+	// into the database; 0 means every second.
+	CheckpointInterval time.Duration
 	// Now is the clock for timestamps and leases; nil means time.Now.
 	Now func() time.Time
 	// Logger receives migration progress; nil discards it.
@@ -98,8 +101,12 @@ type Store struct {
 
 	// stopCheckpoints ends the SQLite checkpointer; checkpointsDone closes
 	// when it has.
-	stopCheckpoints chan struct{}
-	checkpointsDone chan struct{}
+	stopCheckpoints    chan struct{}
+	checkpointsDone    chan struct{}
+	checkpointInterval time.Duration
+	// catchUp asks the committer to finish a checkpoint while no write
+	// runs (see checkpoint).
+	catchUp chan struct{}
 
 	// txQueue hands every write of this process to the SQLite committer
 	// (nil on PostgreSQL), the one goroutine that writes. SQLite runs one
@@ -119,11 +126,19 @@ const checkpointInterval = time.Second
 // checkpoint copies the write-ahead log into the database every interval,
 // off the request path. SQLite's automatic checkpoint would otherwise run
 // inside whichever commit crosses 1,000 log pages, adding its writes and
-// fsyncs to that one request's latency. A PASSIVE checkpoint takes no write
-// lock: writers and readers go on meanwhile.
+// fsyncs to that one request's latency.
+//
+// Each round has two steps. A PASSIVE checkpoint, which takes no write lock,
+// copies the bulk of the log while writers go on. But under a steady stream
+// of writes that alone never lets the log restart: SQLite rewinds it only
+// when a write begins with every frame already copied, and commits land
+// while the checkpoint runs. The log would then grow for as long as the
+// writes go on (at 500 prices a second, by 16 MB a second). So the committer
+// then copies the few frames written meanwhile, between two of its batches,
+// when nothing can be written; its next commit rewinds the log.
 func (s *Store) checkpoint() {
 	defer close(s.checkpointsDone)
-	t := time.NewTicker(checkpointInterval)
+	t := time.NewTicker(s.checkpointInterval)
 	defer t.Stop()
 	for {
 		select {
@@ -131,9 +146,19 @@ func (s *Store) checkpoint() {
 			return
 		case <-t.C:
 		}
-		if _, err := s.db.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
-			s.logger.Warn("store: checkpointing the SQLite log", "error", err)
+		s.checkpointLog()
+		select {
+		case s.catchUp <- struct{}{}:
+		default: // the committer has not taken the last one yet
 		}
+	}
+}
+
+// checkpointLog copies the write-ahead log into the database, as far as
+// readers allow, without stopping writers.
+func (s *Store) checkpointLog() {
+	if _, err := s.db.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+		s.logger.Warn("store: checkpointing the SQLite log", "error", err)
 	}
 }
 
@@ -192,6 +217,8 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	}
 	if s.dialect == DialectSQLite {
 		s.stopCheckpoints, s.checkpointsDone = make(chan struct{}), make(chan struct{})
+		s.checkpointInterval = cmp.Or(o.CheckpointInterval, checkpointInterval)
+		s.catchUp = make(chan struct{}, 1)
 		go s.checkpoint()
 		s.txQueue, s.stopCommits, s.commitsDone = make(chan *txRequest), make(chan struct{}), make(chan struct{})
 		go s.commit()
@@ -471,7 +498,8 @@ type txRequest struct {
 // maxBatch bounds how many transactions the SQLite committer groups.
 const maxBatch = 64
 
-// commit runs the SQLite write transactions handed to inTx. txQueue is
+// commit runs the SQLite write transactions handed to inTx, and between two
+// batches the end of each checkpoint (see checkpoint). txQueue is
 // unbuffered: a request is either taken here or its caller is told the store
 // is closed, never left waiting.
 func (s *Store) commit() {
@@ -481,6 +509,9 @@ func (s *Store) commit() {
 		select {
 		case r := <-s.txQueue:
 			batch = append(batch[:0], r)
+		case <-s.catchUp:
+			s.checkpointLog()
+			continue
 		case <-s.stopCommits:
 			return
 		}
