@@ -1,11 +1,11 @@
 // Command callout-bench measures Callout against a plain Go reverse proxy
 // doing the same hop (SPEC §10): both in front of one fake webhook that
-// answers at once, on loopback, Callout and the proxy in one process of their
-// own and the load generator and fakes in this one. It reports the latency
-// Callout adds at a fixed rate, the highest rate it holds, how fast a
+// answers at once, on loopback, Callout and the proxy each in a process of
+// its own and the load generator and fakes in this one. It reports the
+// latency Callout adds at a fixed rate, the highest rate it holds, how fast a
 // callout fails while its breaker is open, how many Auth0 token requests a
-// burst on a cold cache makes, and the peak memory of Callout's process in
-// each phase, each against its target.
+// burst on a cold cache makes, and the peak memory of Callout's process and
+// the proxy's in each phase, each against its target.
 //
 //	go run ./cmd/callout-bench [-duration 10s] [-rate 500] [-concurrency 64]
 //	    [-burst 1000] [-jobs N] [-cpuprofile cpu.out] [-json]
@@ -46,7 +46,7 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.IntVar(&o.burst, "burst", 1000, "simultaneous callouts of the token burst")
 	fs.IntVar(&o.jobs, "jobs", 0, "copies of the seed job the prices rotate over (0: one per worker); "+
 		"concurrent prices of one job share one callout, so fewer jobs than workers measure fewer callouts")
-	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the process serving Callout and the proxy, over the whole run, to this file")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of Callout's process, over the whole run, to this file")
 	fs.BoolVar(&o.json, "json", false, "print the results as JSON")
 	fs.BoolVar(&o.logs, "logs", false, "print Callout's warnings and errors on stderr (by default they are only counted)")
 	if err := fs.Parse(args); err != nil {
@@ -76,10 +76,8 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	var err error
-	if dir := os.Getenv(systemDirEnv); dir != "" {
-		err = serveSystem(ctx, dir, os.Getenv(systemTargetEnv), os.Getenv(systemProfileEnv))
-	} else {
+	child, err := serveChild(ctx)
+	if !child {
 		err = run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	}
 	stop()
@@ -93,9 +91,8 @@ func main() {
 }
 
 // run sets everything up, measures and prints the report. Callout and the
-// proxy run in a process of their own, where Callout's goroutines carry the
-// profiler label side=callout and the proxy's side=proxy; the load generator
-// and the fakes run in this one.
+// proxy each run in a process of their own; the load generator and the fakes
+// run in this one.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	opts, err := parseFlags(args, stderr)
 	if err != nil {
@@ -113,13 +110,13 @@ func measure(ctx context.Context, opts options, stdout, stderr io.Writer) error 
 	b := &bench{opts: opts, hc: loadClient(max(opts.burst, opts.concurrency)), progress: stderr, logs: logw}
 	defer b.hc.CloseIdleConnections()
 
-	hook, err := startWebhook(ctx)
+	hook, err := startWebhook()
 	if err != nil {
 		return err
 	}
 	defer hook.srv.Close()
 	b.hook = hook
-	auth0, err := startAuth0(ctx)
+	auth0, err := startAuth0()
 	if err != nil {
 		return err
 	}
@@ -128,13 +125,18 @@ func measure(ctx context.Context, opts options, stdout, stderr io.Writer) error 
 	if b.refused, err = refusedURL(); err != nil {
 		return err
 	}
-	c, err := startSystem(ctx, hook.url, logw, opts.cpuprofile)
+	proxy, err := startChild("proxy", []string{proxyTargetEnv + "=" + hook.url}, stderr)
+	if err != nil {
+		return err
+	}
+	defer proxy.Close()
+	c, err := startCallout(logw, opts.cpuprofile)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	b.callout, b.proxyURL = c, c.proxyURL
-	mem := newMemoryTracker(c.cmd.Process.Pid)
+	b.callout, b.proxyURL = c, proxy.url
+	mem := newMemoryTracker(c.cmd.Process.Pid, proxy.cmd.Process.Pid)
 
 	b.say("setting up %d+%d jobs", opts.jobs, opts.burst)
 	if err := b.prepare(ctx); err != nil {
@@ -157,7 +159,7 @@ func measure(ctx context.Context, opts options, stdout, stderr io.Writer) error 
 		{"latency", func() error { r.Latency = b.latency(ctx); return nil }},
 		{"saturation", func() (err error) { r.Saturation, err = b.saturation(ctx); return err }},
 		{"breaker", func() (err error) { r.Breaker, err = b.breaker(ctx); return err }},
-		{"token burst", func() error { r.Tokens = b.tokenBurst(ctx); return nil }},
+		{"burst", func() error { r.Tokens = b.tokenBurst(ctx); return nil }},
 	}
 	if err := mem.mark("setup"); err != nil {
 		return err

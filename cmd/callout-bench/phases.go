@@ -342,54 +342,69 @@ type tokenResult struct {
 	Elapsed       time.Duration `json:"elapsed_ns"`
 	// Errors are the distinct failures of the burst's prices, if any.
 	Errors []string `json:"errors,omitempty"`
+	// The same burst through the proxy, for its memory.
+	ProxyForwarded int64         `json:"proxy_forwarded"`
+	ProxyElapsed   time.Duration `json:"proxy_elapsed_ns"`
+	ProxyErrors    []string      `json:"proxy_errors,omitempty"`
 }
 
-// tokenBurst prices every burst job at once through the auth0 webhook,
-// whose token cache is still cold, and counts the token requests.
+// tokenBurst sends as many simultaneous requests through the proxy, then
+// prices every burst job at once through the auth0 webhook, whose token
+// cache is still cold, and counts the token requests.
 func (b *bench) tokenBurst(ctx context.Context) tokenResult {
 	r := tokenResult{Burst: len(b.burstJobs)}
+	b.say("burst: %d simultaneous requests through the proxy", r.Burst)
+	r.ProxyForwarded, r.ProxyElapsed, r.ProxyErrors = burst(r.Burst, func(int) error { return b.sendProxy(ctx, 0) })
 	b.say("token burst: %d simultaneous prices on a cold token cache", r.Burst)
 	header := b.appHeader(mfrAuth0)
 	before := b.auth0.requests.Load()
+	r.Priced, r.Elapsed, r.Errors = burst(r.Burst, func(i int) error {
+		return b.post(ctx, b.priceURL(mfrAuth0, b.burstJobs[i]), nil, header, http.StatusOK)
+	})
+	r.TokenRequests = b.auth0.requests.Load() - before
+	return r
+}
+
+// burst makes n calls of send at once, and returns how many succeeded, how
+// long they all took, and their distinct errors.
+func burst(n int, send func(i int) error) (ok int64, elapsed time.Duration, errs []string) {
 	var (
-		priced atomic.Int64
-		wg     sync.WaitGroup
-		mu     sync.Mutex
-		errs   = map[string]bool{}
-		start  = make(chan struct{})
+		succeeded atomic.Int64
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+		distinct  = map[string]bool{}
+		start     = make(chan struct{})
 	)
-	for _, id := range b.burstJobs {
+	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			<-start
-			err := b.post(ctx, b.priceURL(mfrAuth0, id), nil, header, http.StatusOK)
+			err := send(i)
 			if err == nil {
-				priced.Add(1)
+				succeeded.Add(1)
 				return
 			}
 			mu.Lock()
-			errs[err.Error()] = true
+			distinct[err.Error()] = true
 			mu.Unlock()
 		}()
 	}
 	t0 := time.Now()
 	close(start)
 	wg.Wait()
-	r.Elapsed = time.Since(t0)
-	r.TokenRequests = b.auth0.requests.Load() - before
-	r.Priced = priced.Load()
-	for e := range errs {
-		r.Errors = append(r.Errors, e)
+	elapsed = time.Since(t0)
+	for e := range distinct {
+		errs = append(errs, e)
 	}
-	return r
+	return succeeded.Load(), elapsed, errs
 }
 
-// memoryResult is the memory of the process serving Callout (and the proxy,
-// idle but for the latency and saturation phases).
+// memoryResult is the memory of Callout's process and of the proxy's.
 type memoryResult struct {
-	// CalloutPeakRSS is the most resident memory it had at once (VmHWM).
+	// The most resident memory each had at once (VmHWM).
 	CalloutPeakRSS uint64 `json:"callout_peak_rss_bytes"`
+	ProxyPeakRSS   uint64 `json:"proxy_peak_rss_bytes"`
 	// Phases are the peaks of each phase, in order; when the kernel's peak
 	// could not be reset between phases (PerPhase false), each is the peak so
 	// far.
@@ -397,50 +412,63 @@ type memoryResult struct {
 	PerPhase bool          `json:"per_phase"`
 }
 
-// phaseMemory is the peak RSS of one phase.
+// phaseMemory is the peak RSS of each process in one phase.
 type phaseMemory struct {
 	Name    string `json:"name"`
-	PeakRSS uint64 `json:"peak_rss_bytes"`
+	Callout uint64 `json:"callout_peak_rss_bytes"`
+	Proxy   uint64 `json:"proxy_peak_rss_bytes"`
 }
 
-// memoryTracker records the peak RSS of a process in each phase. The kernel
-// keeps the peak (VmHWM) and lets it be reset (clear_refs), which tells which
-// phase needed the memory.
+// memoryTracker records the peak RSS of Callout's and the proxy's processes
+// in each phase. The kernel keeps the peak (VmHWM) and lets it be reset
+// (clear_refs), which tells which phase needed the memory.
 type memoryTracker struct {
-	proc   string // /proc/<pid>
-	result memoryResult
+	callout, proxy string // /proc/<pid>
+	result         memoryResult
 }
 
-func newMemoryTracker(pid int) *memoryTracker {
-	t := &memoryTracker{proc: fmt.Sprintf("/proc/%d", pid)}
+func newMemoryTracker(callout, proxy int) *memoryTracker {
+	t := &memoryTracker{callout: fmt.Sprintf("/proc/%d", callout), proxy: fmt.Sprintf("/proc/%d", proxy)}
 	t.result.PerPhase = t.reset() == nil
 	return t
 }
 
-// mark ends a phase: it records the phase's peak and starts the next's.
+// mark ends a phase: it records the phase's peaks and starts the next's.
 func (t *memoryTracker) mark(name string) error {
-	status, err := os.ReadFile(t.proc + "/status")
-	if err != nil {
-		return fmt.Errorf("reading the peak RSS: %w", err)
-	}
-	rss, err := vmHWM(status)
+	callout, err := peakRSS(t.callout)
 	if err != nil {
 		return err
 	}
-	t.result.Phases = append(t.result.Phases, phaseMemory{Name: name, PeakRSS: rss})
-	t.result.CalloutPeakRSS = max(t.result.CalloutPeakRSS, rss)
+	proxy, err := peakRSS(t.proxy)
+	if err != nil {
+		return err
+	}
+	t.result.Phases = append(t.result.Phases, phaseMemory{Name: name, Callout: callout, Proxy: proxy})
+	t.result.CalloutPeakRSS = max(t.result.CalloutPeakRSS, callout)
+	t.result.ProxyPeakRSS = max(t.result.ProxyPeakRSS, proxy)
 	if t.result.PerPhase {
 		return t.reset()
 	}
 	return nil
 }
 
-// reset sets the process's peak RSS to its current RSS.
+// reset sets each process's peak RSS to its current RSS.
 func (t *memoryTracker) reset() error {
-	if err := os.WriteFile(t.proc+"/clear_refs", []byte("5"), 0); err != nil {
-		return fmt.Errorf("resetting the peak RSS: %w", err)
+	for _, proc := range []string{t.callout, t.proxy} {
+		if err := os.WriteFile(proc+"/clear_refs", []byte("5"), 0); err != nil {
+			return fmt.Errorf("resetting the peak RSS: %w", err)
+		}
 	}
 	return nil
+}
+
+// peakRSS reads the peak RSS of the process at proc.
+func peakRSS(proc string) (uint64, error) {
+	status, err := os.ReadFile(proc + "/status")
+	if err != nil {
+		return 0, fmt.Errorf("reading the peak RSS: %w", err)
+	}
+	return vmHWM(status)
 }
 
 // vmHWM parses the VmHWM line of a /proc/<pid>/status, in kB, into bytes.

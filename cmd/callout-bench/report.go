@@ -157,21 +157,27 @@ func (r *report) writeText(w io.Writer) error {
 	line("webhook.Client.Call allocates %.1f times per refused call\n", br.ClientAllocs)
 
 	tok := r.Tokens
-	line("\nToken burst: %d simultaneous prices on a cold cache: %d token request(s), %d priced, in %s\n",
-		tok.Burst, tok.TokenRequests, tok.Priced, dur(tok.Elapsed))
+	line("\nBurst of %d simultaneous requests\n", tok.Burst)
+	line("  through the proxy: %d forwarded, in %s\n", tok.ProxyForwarded, dur(tok.ProxyElapsed))
+	for _, e := range tok.ProxyErrors {
+		line("    failure: %s\n", e)
+	}
+	line("  Callout, prices on a cold token cache: %d token request(s), %d priced, in %s\n",
+		tok.TokenRequests, tok.Priced, dur(tok.Elapsed))
 	for _, e := range tok.Errors {
-		line("  failure: %s\n", e)
+		line("    failure: %s\n", e)
 	}
 
 	mem := r.Memory
-	line("\nMemory of the process serving Callout (and the proxy): peak RSS %s\n", mb(mem.CalloutPeakRSS))
+	line("\nPeak RSS of each process: proxy %s, Callout %s (%.2f×)\n",
+		mb(mem.ProxyPeakRSS), mb(mem.CalloutPeakRSS), ratio(float64(mem.CalloutPeakRSS), float64(mem.ProxyPeakRSS)))
 	if mem.PerPhase {
-		p("phase\tpeak RSS\t\n")
+		p("phase\tproxy\tCallout\tratio\t\n")
 	} else {
-		p("phase\tpeak RSS so far\t\n")
+		p("phase\tproxy so far\tCallout so far\tratio\t\n")
 	}
 	for _, ph := range mem.Phases {
-		p("%s\t%s\t\n", ph.Name, mb(ph.PeakRSS))
+		p("%s\t%s\t%s\t%.2f×\t\n", ph.Name, mb(ph.Proxy), mb(ph.Callout), ratio(float64(ph.Callout), float64(ph.Proxy)))
 	}
 
 	line("\nCallout logged %d lines at warn level or above", r.Logs.Lines)

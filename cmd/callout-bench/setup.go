@@ -62,18 +62,9 @@ const (
 // webhookAnswer is the fake webhook's answer to every price.
 var webhookAnswer = []byte(`{"cost": 1234.56}`)
 
-// labelled runs f with profiler labels naming a side of the benchmark, which
-// every goroutine f starts inherits: a CPU profile of the process serving
-// Callout and the proxy can then tell their time apart (pprof -tagfocus
-// side=callout). Goroutines started before, such as the store's committer,
-// carry no label.
-func labelled(ctx context.Context, side string, f func(context.Context)) {
-	pprof.Do(ctx, pprof.Labels("side", side), f)
-}
-
-// serve answers on a new loopback listener with h, its goroutines labelled
-// side, and returns the server and its base URL.
-func serve(ctx context.Context, side string, h http.Handler) (*http.Server, string, error) {
+// serve answers on a new loopback listener with h, and returns the server
+// and its base URL.
+func serve(side string, h http.Handler) (*http.Server, string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, "", fmt.Errorf("listening for the %s: %w", side, err)
@@ -83,7 +74,7 @@ func serve(ctx context.Context, side string, h http.Handler) (*http.Server, stri
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(slog.DiscardHandler, slog.LevelError),
 	}
-	labelled(ctx, side, func(context.Context) { go func() { _ = srv.Serve(ln) }() })
+	go func() { _ = srv.Serve(ln) }()
 	return srv, "http://" + ln.Addr().String(), nil
 }
 
@@ -104,9 +95,9 @@ type fakeWebhook struct {
 	body   []byte      // of the first request on /price
 }
 
-func startWebhook(ctx context.Context) (*fakeWebhook, error) {
+func startWebhook() (*fakeWebhook, error) {
 	f := &fakeWebhook{}
-	srv, u, err := serve(ctx, "webhook", f)
+	srv, u, err := serve("webhook", f)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +153,7 @@ type fakeAuth0 struct {
 	requests atomic.Int64
 }
 
-func startAuth0(ctx context.Context) (*fakeAuth0, error) {
+func startAuth0() (*fakeAuth0, error) {
 	a := &fakeAuth0{}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /oauth/token", func(w http.ResponseWriter, r *http.Request) {
@@ -172,7 +163,7 @@ func startAuth0(ctx context.Context) (*fakeAuth0, error) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = fmt.Fprintf(w, `{"access_token": %q, "token_type": "Bearer", "expires_in": 3600}`, benchAccessToken)
 	})
-	srv, u, err := serve(ctx, "auth0", mux)
+	srv, u, err := serve("auth0", mux)
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +174,7 @@ func startAuth0(ctx context.Context) (*fakeAuth0, error) {
 // startProxy starts the baseline: a plain reverse proxy to target, with the
 // same connection pool sizes as Callout's outbound client, so that the
 // comparison is of the work done and not of pool settings.
-func startProxy(ctx context.Context, target string) (*http.Server, string, error) {
+func startProxy(target string) (*http.Server, string, error) {
 	u, err := url.Parse(target)
 	if err != nil {
 		return nil, "", fmt.Errorf("proxy target: %w", err)
@@ -195,7 +186,7 @@ func startProxy(ctx context.Context, target string) (*http.Server, string, error
 		Transport: tr,
 		ErrorLog:  slog.NewLogLogger(slog.DiscardHandler, slog.LevelError),
 	}
-	return serve(ctx, "proxy", rp)
+	return serve("proxy", rp)
 }
 
 // refusedURL returns a loopback URL on a port nothing listens on: the port
@@ -212,25 +203,88 @@ func refusedURL() (string, error) {
 	return "http://" + addr + "/price", nil
 }
 
-// calloutServer is the system under test: Callout on a temporary SQLite
-// store and the plain reverse proxy it is compared with, both in one process
-// of their own (this program, re-executed; see serveSystem), so that they
-// pay the same cost to be reached and Callout's memory is measured apart
-// from the load generator's.
-type calloutServer struct {
-	cmd      *exec.Cmd
-	url      string
-	proxyURL string
-	secret   []byte
-	dir      string
+// child is a process of this program serving one side of the comparison on
+// loopback: Callout, or the plain reverse proxy it is compared with. Each
+// side has a process of its own, so that both pay the same cost to be
+// reached and each one's memory is measured apart from the other's and from
+// the load generator's.
+type child struct {
+	cmd *exec.Cmd
+	url string
 }
 
-// Environment variables that make this program serve the system under test.
+// Environment variables that make this program serve one side (see serve).
 const (
-	systemDirEnv     = "CALLOUT_BENCH_SYSTEM_DIR"
-	systemTargetEnv  = "CALLOUT_BENCH_PROXY_TARGET"
-	systemProfileEnv = "CALLOUT_BENCH_CPUPROFILE"
+	calloutDirEnv     = "CALLOUT_BENCH_CALLOUT_DIR"
+	calloutProfileEnv = "CALLOUT_BENCH_CPUPROFILE"
+	proxyTargetEnv    = "CALLOUT_BENCH_PROXY_TARGET"
 )
+
+// startChild runs this program again with env added, its standard error going
+// to stderr, and returns once the child has printed the URL it serves.
+func startChild(side string, env []string, stderr io.Writer) (*child, error) {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting the %s: %w", side, err)
+	}
+	c := &child{cmd: cmd}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	url, ok := strings.CutPrefix(strings.TrimSpace(line), "listening ")
+	if err != nil || !ok {
+		c.Close()
+		return nil, fmt.Errorf("the %s did not start (%q): %v", side, line, err)
+	}
+	c.url = url
+	return c, nil
+}
+
+// Close stops the child (SIGTERM: Callout finishes its CPU profile) and
+// waits for it.
+func (c *child) Close() error {
+	err := c.cmd.Process.Signal(syscall.SIGTERM)
+	if werr := c.cmd.Wait(); werr != nil && err == nil {
+		err = fmt.Errorf("the benchmark's child process exited: %w", werr)
+	}
+	return err
+}
+
+// serveChild serves the side that the environment names, until SIGTERM;
+// ok is false when it names none.
+func serveChild(ctx context.Context) (ok bool, err error) {
+	if target := os.Getenv(proxyTargetEnv); target != "" {
+		return true, serveProxy(ctx, target)
+	}
+	if dir := os.Getenv(calloutDirEnv); dir != "" {
+		return true, serveCallout(ctx, dir, os.Getenv(calloutProfileEnv))
+	}
+	return false, nil
+}
+
+// serveProxy is the proxy's process.
+func serveProxy(ctx context.Context, target string) error {
+	proxy, url, err := startProxy(target)
+	if err != nil {
+		return err
+	}
+	defer proxy.Close()
+	fmt.Printf("listening %s\n", url)
+	<-ctx.Done()
+	return nil
+}
+
+// calloutServer is the system under test: Callout on a temporary SQLite
+// store, in a process of its own.
+type calloutServer struct {
+	*child
+	secret []byte
+	dir    string
+}
 
 // calloutConfig is the configuration of the benchmarked Callout: development
 // mode (private networks and plain http allowed), logging warnings and errors.
@@ -245,10 +299,9 @@ func calloutConfig(dir string) (*config.Config, *config.Secrets, error) {
 	return cfg, secrets, nil
 }
 
-// startSystem starts the system under test, its proxy forwarding to target,
-// Callout's logs going to logs, and a CPU profile of its whole run written to
-// cpuprofile unless that is empty.
-func startSystem(ctx context.Context, target string, logs io.Writer, cpuprofile string) (*calloutServer, error) {
+// startCallout starts Callout, its logs going to logs, and a CPU profile of
+// its whole run written to cpuprofile unless that is empty.
+func startCallout(logs io.Writer, cpuprofile string) (*calloutServer, error) {
 	dir, err := os.MkdirTemp("", "callout-bench-")
 	if err != nil {
 		return nil, err
@@ -259,32 +312,16 @@ func startSystem(ctx context.Context, target string, logs io.Writer, cpuprofile 
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), systemDirEnv+"="+dir, systemTargetEnv+"="+target, systemProfileEnv+"="+cpuprofile)
-	cmd.Stderr = logs
-	out, err := cmd.StdoutPipe()
+	c, err := startChild("Callout", []string{calloutDirEnv + "=" + dir, calloutProfileEnv + "=" + cpuprofile}, logs)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("starting Callout: %w", err)
-	}
-	c := &calloutServer{cmd: cmd, secret: secrets.JWTSecret, dir: dir}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	addrs := strings.Fields(strings.TrimPrefix(line, "listening "))
-	if err != nil || len(addrs) != 2 {
-		c.Close()
-		return nil, fmt.Errorf("the system under test did not start (%q): %v", line, err)
-	}
-	c.url, c.proxyURL = "http://"+addrs[0], addrs[1]
-	return c, nil
+	return &calloutServer{child: c, secret: secrets.JWTSecret, dir: dir}, nil
 }
 
-// serveSystem is the system under test's process: Callout and the proxy to
-// target, on loopback ports it prints, until SIGTERM.
-func serveSystem(ctx context.Context, dir, target, cpuprofile string) error {
+// serveCallout is Callout's process.
+func serveCallout(ctx context.Context, dir, cpuprofile string) error {
 	if cpuprofile != "" {
 		f, err := os.Create(cpuprofile)
 		if err != nil {
@@ -309,24 +346,13 @@ func serveSystem(ctx context.Context, dir, target, cpuprofile string) error {
 	if err != nil {
 		return fmt.Errorf("listening for Callout: %w", err)
 	}
-	proxy, proxyURL, err := startProxy(ctx, target)
-	if err != nil {
-		return err
-	}
-	defer proxy.Close()
-	fmt.Printf("listening %s %s\n", ln.Addr(), proxyURL)
-	labelled(ctx, "callout", func(ctx context.Context) { err = srv.Serve(ctx, ln) })
-	return err
+	fmt.Printf("listening http://%s\n", ln.Addr())
+	return srv.Serve(ctx, ln)
 }
 
-// Close stops the system under test (SIGTERM: it finishes its CPU profile)
-// and removes Callout's data directory.
+// Close stops Callout and removes its data directory.
 func (c *calloutServer) Close() error {
-	err := c.cmd.Process.Signal(syscall.SIGTERM)
-	if werr := c.cmd.Wait(); werr != nil && err == nil {
-		err = fmt.Errorf("the system under test exited: %w", werr)
-	}
-	return errors.Join(err, os.RemoveAll(c.dir))
+	return errors.Join(c.child.Close(), os.RemoveAll(c.dir))
 }
 
 // token mints an API token of role for manufacturer m ("" for the platform).
