@@ -16,4 +16,10 @@ const (
 	// outlasts the longest webhook timeout (60 s), so a claim is lost only
 	// when its process died.
 	DefaultSubmissionLease = 2 * time.Minute
+	// DefaultMaxConcurrentCallouts bounds the price, submit and webhook test
+	// requests one process works on at once; others wait their turn. It
+	// matches the webhook client's connections to one manufacturer's host:
+	// beyond that, callouts would only wait inside the client, each holding
+	// its documents and built payload.
+	DefaultMaxConcurrentCallouts = 128
 )

@@ -67,6 +67,9 @@ type Config struct {
 	// MaxResponseBytes caps how much of a manufacturer's answer is read
 	// (CALLOUT_MAX_RESPONSE_BYTES).
 	MaxResponseBytes int64
+	// MaxConcurrentCallouts bounds the price, submit and webhook test
+	// requests served at once (CALLOUT_MAX_CONCURRENT_CALLOUTS).
+	MaxConcurrentCallouts int
 	// DeliveryRetention is how long delivery records are kept
 	// (CALLOUT_DELIVERY_RETENTION).
 	DeliveryRetention time.Duration
@@ -96,16 +99,17 @@ type DB struct {
 // Default returns the configuration used when nothing is set.
 func Default() *Config {
 	return &Config{
-		Listen:            DefaultListen,
-		DataDir:           DefaultDataDir,
-		MaxRequestBytes:   callout.DefaultMaxRequestBytes,
-		MaxPayloadBytes:   callout.DefaultMaxPayloadBytes,
-		MaxResponseBytes:  callout.DefaultMaxResponseBytes,
-		DeliveryRetention: DefaultDeliveryRetention,
-		ShutdownTimeout:   DefaultShutdownTimeout,
-		SubmissionLease:   callout.DefaultSubmissionLease,
-		LogLevel:          DefaultLogLevel,
-		LogFormat:         DefaultLogFormat,
+		Listen:                DefaultListen,
+		DataDir:               DefaultDataDir,
+		MaxRequestBytes:       callout.DefaultMaxRequestBytes,
+		MaxPayloadBytes:       callout.DefaultMaxPayloadBytes,
+		MaxResponseBytes:      callout.DefaultMaxResponseBytes,
+		MaxConcurrentCallouts: callout.DefaultMaxConcurrentCallouts,
+		DeliveryRetention:     DefaultDeliveryRetention,
+		ShutdownTimeout:       DefaultShutdownTimeout,
+		SubmissionLease:       callout.DefaultSubmissionLease,
+		LogLevel:              DefaultLogLevel,
+		LogFormat:             DefaultLogFormat,
 	}
 }
 
@@ -177,6 +181,9 @@ func (c *Config) Validate() error {
 	case "json", "text":
 	default:
 		bad("CALLOUT_LOG_FORMAT", "%q is not one of json, text", c.LogFormat)
+	}
+	if c.MaxConcurrentCallouts <= 0 {
+		bad("CALLOUT_MAX_CONCURRENT_CALLOUTS", "must be a positive number, got %d", c.MaxConcurrentCallouts)
 	}
 	if c.DB.MaxOpenConns < 0 {
 		bad("CALLOUT_DB_MAX_OPEN_CONNS", "must not be negative, got %d", c.DB.MaxOpenConns)

@@ -38,6 +38,7 @@ func TestValidate(t *testing.T) {
 		{"request bytes zero", func(c *Config) { c.MaxRequestBytes = 0 }, "CALLOUT_MAX_REQUEST_BYTES"},
 		{"payload bytes negative", func(c *Config) { c.MaxPayloadBytes = -1 }, "CALLOUT_MAX_PAYLOAD_BYTES"},
 		{"response bytes zero", func(c *Config) { c.MaxResponseBytes = 0 }, "CALLOUT_MAX_RESPONSE_BYTES"},
+		{"no callouts at once", func(c *Config) { c.MaxConcurrentCallouts = 0 }, "CALLOUT_MAX_CONCURRENT_CALLOUTS"},
 		{"retention zero", func(c *Config) { c.DeliveryRetention = 0 }, "CALLOUT_DELIVERY_RETENTION"},
 		{"shutdown negative", func(c *Config) { c.ShutdownTimeout = -time.Second }, "CALLOUT_SHUTDOWN_TIMEOUT"},
 		{"lease zero", func(c *Config) { c.SubmissionLease = 0 }, "CALLOUT_SUBMISSION_LEASE"},

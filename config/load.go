@@ -58,6 +58,7 @@ var settings = []setting{
 	{key: "max_request_bytes", set: setSize(func(c *Config) *int64 { return &c.MaxRequestBytes })},
 	{key: "max_payload_bytes", set: setSize(func(c *Config) *int64 { return &c.MaxPayloadBytes })},
 	{key: "max_response_bytes", set: setSize(func(c *Config) *int64 { return &c.MaxResponseBytes })},
+	{key: "max_concurrent_callouts", set: setInt(func(c *Config) *int { return &c.MaxConcurrentCallouts })},
 	{key: "delivery_retention", set: setDuration(func(c *Config) *time.Duration { return &c.DeliveryRetention })},
 	{key: "shutdown_timeout", set: setDuration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 	{key: "submission_lease", set: setDuration(func(c *Config) *time.Duration { return &c.SubmissionLease })},

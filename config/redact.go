@@ -29,6 +29,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int64("max_request_bytes", c.MaxRequestBytes),
 		slog.Int64("max_payload_bytes", c.MaxPayloadBytes),
 		slog.Int64("max_response_bytes", c.MaxResponseBytes),
+		slog.Int("max_concurrent_callouts", c.MaxConcurrentCallouts),
 		slog.Duration("delivery_retention", c.DeliveryRetention),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 		slog.Duration("submission_lease", c.SubmissionLease),

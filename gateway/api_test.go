@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/callout/callout/auth"
+	"github.com/callout/callout/config"
 )
 
 // tenant is manufacturer 103 with its three kinds of user.
@@ -20,8 +21,8 @@ type tenant struct {
 	platform, admin, app as
 }
 
-func newTenant(t *testing.T) *tenant {
-	a := newAPI(t)
+func newTenant(t *testing.T, configure ...func(*config.Config)) *tenant {
+	a := newAPI(t, configure...)
 	tn := &tenant{api: a, platform: a.as(auth.RolePlatform, ""), admin: a.as(auth.RoleAdmin, "103"), app: a.as(auth.RoleApp, "103")}
 	expect(t, tn.platform.do("PUT", "/v1/manufacturers/103", map[string]string{"name": "Example Cabinets"}), 201, "")
 	return tn
@@ -418,6 +419,37 @@ func TestSubmit(t *testing.T) {
 
 func TestPrice(t *testing.T) {
 	price := "/v1/manufacturers/103/jobs/338167/price"
+	t.Run("prices beyond the callout limit wait their turn", func(t *testing.T) {
+		const limit, n = 2, 5
+		tn := newTenant(t, func(c *config.Config) { c.MaxConcurrentCallouts = limit })
+		tn.hook("pricing", nil)
+		export, job, _ := tn.storeSeed()
+		// Prices of one job would share a callout: each caller prices its own.
+		for i := 1; i < n; i++ {
+			doc := bytes.Replace(job, []byte(`"id": 338167`), []byte(fmt.Sprintf(`"id": %d`, 338167+i)), 1)
+			expect(t, tn.app.do("PUT", fmt.Sprintf("/v1/manufacturers/103/jobs/%d", 338167+i), fmt.Sprintf(`{"job": %s, "export": %s}`, doc, export)), 200, "")
+		}
+		release := tn.mfr.holds(`{"cost": 10}`)
+		results := make([]*response, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				results[i] = tn.app.do("POST", fmt.Sprintf("/v1/manufacturers/103/jobs/%d/price", 338167+i), nil)
+			})
+		}
+		tn.awaitInFlight(n)
+		if got := len(tn.mfr.received()); got != limit {
+			t.Errorf("%d prices reached the manufacturer at once, want %d", got, limit)
+		}
+		close(release)
+		wg.Wait()
+		for _, r := range results {
+			expect(t, r, 200, "")
+		}
+		if got := len(tn.mfr.received()); got != n {
+			t.Errorf("%d callouts in all, want %d", got, n)
+		}
+	})
 	t.Run("builtin without a webhook", func(t *testing.T) {
 		tn := newTenant(t)
 		_, jobDoc, _ := tn.storeSeed()

@@ -5,6 +5,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -64,10 +65,13 @@ type Options struct {
 	Policy     callout.URLPolicy
 	// MaxBodyBytes bounds inbound bodies; larger ones get 413.
 	MaxBodyBytes int64
-	Logger       *slog.Logger
-	Metrics      Metrics             // nil for none
-	Gatherer     prometheus.Gatherer // served on /metrics; nil for none
-	Now          func() time.Time
+	// MaxCallouts bounds the price, submit and webhook test requests served
+	// at once; 0 means callout.DefaultMaxConcurrentCallouts.
+	MaxCallouts int
+	Logger      *slog.Logger
+	Metrics     Metrics             // nil for none
+	Gatherer    prometheus.Gatherer // served on /metrics; nil for none
+	Now         func() time.Time
 }
 
 // Server is the HTTP API.
@@ -80,9 +84,11 @@ type Server struct {
 	verify  *auth.Verifier
 	policy  callout.URLPolicy
 	maxBody int64
-	log     *slog.Logger
-	metrics Metrics
-	now     func() time.Time
+	// callouts holds a token for each request in a callout route (see slot).
+	callouts chan struct{}
+	log      *slog.Logger
+	metrics  Metrics
+	now      func() time.Time
 }
 
 // New returns a Server with every route registered.
@@ -100,6 +106,7 @@ func New(o Options) *Server {
 		metrics: o.Metrics,
 		now:     o.Now,
 	}
+	s.callouts = make(chan struct{}, cmp.Or(o.MaxCallouts, callout.DefaultMaxConcurrentCallouts))
 	if s.maxBody <= 0 {
 		s.maxBody = callout.DefaultMaxRequestBytes
 	}
@@ -133,7 +140,7 @@ func New(o Options) *Server {
 	route(http.MethodPatch, "/webhooks/:kind", s.patchWebhook, auth.RoleAdmin)
 	route(http.MethodGet, "/webhooks/:kind", s.getWebhook, auth.RoleAdmin)
 	route(http.MethodDelete, "/webhooks/:kind", s.deleteWebhook, auth.RoleAdmin)
-	route(http.MethodPost, "/webhooks/:kind/test", s.testWebhook, auth.RoleAdmin)
+	route(http.MethodPost, "/webhooks/:kind/test", s.slot(s.testWebhook), auth.RoleAdmin)
 
 	route(http.MethodGet, "/deliveries", s.listDeliveries, auth.RoleAdmin)
 	route(http.MethodGet, "/deliveries/:id", s.getDelivery, auth.RoleAdmin)
@@ -142,8 +149,8 @@ func New(o Options) *Server {
 	route(http.MethodGet, "/customers/:c", s.getCustomer, auth.RoleApp, auth.RoleAdmin)
 	route(http.MethodPut, "/jobs/:j", s.putJob, auth.RoleApp)
 	route(http.MethodGet, "/jobs/:j", s.getJob, auth.RoleApp, auth.RoleAdmin)
-	route(http.MethodPost, "/jobs/:j/submit", s.submitJob, auth.RoleApp)
-	route(http.MethodPost, "/jobs/:j/price", s.priceJob, auth.RoleApp)
+	route(http.MethodPost, "/jobs/:j/submit", s.slot(s.submitJob), auth.RoleApp)
+	route(http.MethodPost, "/jobs/:j/price", s.slot(s.priceJob), auth.RoleApp)
 	return s
 }
 

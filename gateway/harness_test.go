@@ -37,7 +37,9 @@ type api struct {
 // test 413 cheaply.
 const maxRequestBytes = 1 << 20
 
-func newAPI(t *testing.T) *api {
+// newAPI starts the API with the test configuration, changed by each of
+// configure.
+func newAPI(t *testing.T, configure ...func(*config.Config)) *api {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
@@ -45,6 +47,9 @@ func newAPI(t *testing.T) *api {
 	cfg.AllowPrivateNetworks, cfg.AllowInsecureHTTP = true, true
 	cfg.MaxRequestBytes = maxRequestBytes
 	cfg.LogLevel = "debug"
+	for _, f := range configure {
+		f(cfg)
+	}
 	secrets, err := cfg.Prepare()
 	if err != nil {
 		t.Fatal(err)

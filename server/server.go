@@ -104,6 +104,7 @@ func New(ctx context.Context, cfg *config.Config, secrets *config.Secrets, log *
 		Verifier:     auth.NewVerifier(secrets.JWTSecret, time.Now),
 		Policy:       callout.URLPolicy{AllowInsecureHTTP: cfg.AllowInsecureHTTP},
 		MaxBodyBytes: cfg.MaxRequestBytes,
+		MaxCallouts:  cfg.MaxConcurrentCallouts,
 		Logger:       log,
 		Metrics:      m,
 		Gatherer:     reg,
