@@ -86,8 +86,9 @@ func (a *api) awaitInFlight(n int) {
 		time.Sleep(time.Millisecond)
 	}
 	// Arrived requests still authenticate and read the job before they join
-	// the held callout.
-	time.Sleep(50 * time.Millisecond)
+	// the held callout: 50 ms was too short once under the race detector on
+	// 2 cores.
+	time.Sleep(250 * time.Millisecond)
 }
 
 // token mints a token of role for manufacturer m.
