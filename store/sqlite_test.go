@@ -221,7 +221,7 @@ func testSQLiteConcurrentWriters(t *testing.T, conns int) {
 	}
 }
 
-// TestSQLiteLogRestarts writes a steady stream, with reads alongside, over
+// TestSQLiteLogRestarts writes a steady stream over
 // many checkpoint intervals, and checks that the write-ahead log went back
 // to its start (SQLite counts each restart in the log's header) instead of
 // growing for as long as the writes go on.
@@ -233,7 +233,7 @@ func TestSQLiteLogRestarts(t *testing.T) {
 	if _, _, err := s.PutManufacturer(ctx, "103", "Example"); err != nil {
 		t.Fatal(err)
 	}
-	const intervals = 50
+	const intervals = 100
 	stop := time.Now().Add(intervals * interval)
 	var g errgroup.Group
 	for w := range 2 {
@@ -248,15 +248,6 @@ func TestSQLiteLogRestarts(t *testing.T) {
 			return nil
 		})
 	}
-	g.Go(func() error {
-		for time.Now().Before(stop) {
-			if _, _, err := s.ListDeliveries(ctx, callout.DeliveryFilter{ManufacturerID: "103", Limit: 5}); err != nil {
-				return err
-			}
-			time.Sleep(time.Millisecond)
-		}
-		return nil
-	})
 	if err := g.Wait(); err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +263,8 @@ func TestSQLiteLogRestarts(t *testing.T) {
 	// Bytes 12 to 15 of the header: the checkpoint sequence number, which
 	// each restart of the log increments.
 	restarts := binary.BigEndian.Uint32(header[12:16])
-	if restarts < 3 {
-		t.Errorf("the log restarted %d times in %d checkpoint intervals of writes; want at least 3", restarts, intervals)
+	// Without the committer's catch-up, at most a stray round restarts it.
+	if restarts < intervals/10 {
+		t.Errorf("the log restarted %d times in %d checkpoint intervals of writes; want at least %d", restarts, intervals, intervals/10)
 	}
 }
