@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/callout/callout"
+	"github.com/callout/callout/internal/clocktest"
 )
 
 const testClientSecret = "s3cr3t+Client/Secret=value"
@@ -148,24 +149,6 @@ func (f *fakeAuth0) wantRequests(t *testing.T, want int64) {
 	}
 }
 
-// clock is a settable clock, so that expiry is tested without sleeping.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 func newTokens(t *testing.T, o Auth0Options) *Auth0Tokens {
 	t.Helper()
 	tokens := NewAuth0Tokens(o)
@@ -245,15 +228,15 @@ func TestTokenRefreshesBeforeExpiry(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeAuth0(t, "a")
 			f.setRespond(tc.respond(f))
-			clk := &clock{now: testNow}
+			clk := clocktest.New(testNow)
 			tokens := newTokens(t, Auth0Options{Now: clk.Now, EarlyRefresh: tc.early})
 			a := f.settings()
 
 			mustToken(t, tokens, a, "a-tok-1")
-			clk.Advance(tc.refresh - time.Second)
+			clk.Add(tc.refresh - time.Second)
 			mustToken(t, tokens, a, "a-tok-1")
 			f.wantRequests(t, 1)
-			clk.Advance(time.Second)
+			clk.Add(time.Second)
 			mustToken(t, tokens, a, "a-tok-2")
 			mustToken(t, tokens, a, "a-tok-2")
 			f.wantRequests(t, 2)
@@ -522,17 +505,17 @@ func TestFetchTimeout(t *testing.T) {
 
 func TestValidTokenOutlivesAuth0Outage(t *testing.T) {
 	f := newFakeAuth0(t, "a")
-	clk := &clock{now: testNow}
+	clk := clocktest.New(testNow)
 	tokens := newTokens(t, Auth0Options{Now: clk.Now})
 	a := f.settings()
 	mustToken(t, tokens, a, "a-tok-1")
 
 	f.setRespond(f.fail(http.StatusServiceUnavailable, "", ""))
-	clk.Advance(3550 * time.Second) // in the refresh window, still valid
+	clk.Add(3550 * time.Second) // in the refresh window, still valid
 	mustToken(t, tokens, a, "a-tok-1")
 	f.wantRequests(t, 2)
 
-	clk.Advance(50 * time.Second) // expired
+	clk.Add(50 * time.Second) // expired
 	_, err := tokens.Token(context.Background(), a)
 	var te *TokenError
 	if !errors.As(err, &te) || te.Status != http.StatusServiceUnavailable {

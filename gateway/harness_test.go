@@ -17,6 +17,7 @@ import (
 
 	"github.com/callout/callout/auth"
 	"github.com/callout/callout/config"
+	"github.com/callout/callout/internal/buffertest"
 	"github.com/callout/callout/server"
 )
 
@@ -30,7 +31,7 @@ type api struct {
 	secret   []byte
 	mfr      *manufacturer
 	srv      *server.Server
-	logs     *syncBuffer
+	logs     *buffertest.Buffer
 }
 
 // maxRequestBytes is the inbound body limit of the test API, small enough to
@@ -54,7 +55,7 @@ func newAPI(t *testing.T, configure ...func(*config.Config)) *api {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &buffertest.Buffer{}
 	srv, err := server.New(context.Background(), cfg, secrets, server.NewLogger(cfg, logs), "test")
 	if err != nil {
 		t.Fatal(err)
@@ -275,22 +276,4 @@ func (m *manufacturer) received() []recorded {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return append([]recorded(nil), m.requests...)
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.Buffer.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.Buffer.String()
 }

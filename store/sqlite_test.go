@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/callout/callout"
+	"github.com/callout/callout/internal/clocktest"
 )
 
 // TestSQLiteSecretsAtRest reads every file of the data directory, database,
@@ -169,7 +170,7 @@ func TestSQLiteConcurrentWriters(t *testing.T) {
 }
 
 func testSQLiteConcurrentWriters(t *testing.T, conns int) {
-	c := &clock{now: start}
+	c := clocktest.New(start)
 	o := Options{Sealer: newBox(t), Now: c.Now, MaxOpenConns: conns}
 	stores := []*Store{openSQLite(t, &o), nil}
 	stores[1] = openSQLite(t, &o) // the same data directory: Open set o.DataDir

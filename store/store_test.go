@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/callout/callout"
+	"github.com/callout/callout/internal/clocktest"
 	"github.com/callout/callout/secret"
 )
 
@@ -110,25 +111,6 @@ func randomHex(t *testing.T, n int) string {
 	return hex.EncodeToString(b)
 }
 
-// clock is a settable time source, so that leases and windows are tested
-// without sleeping.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // start is deliberately not UTC and finer than a microsecond: the store
 // returns times in UTC at microsecond precision.
 var start = time.Date(2025, 3, 1, 10, 0, 0, 123456789, time.FixedZone("AEDT", 11*3600))
@@ -149,7 +131,7 @@ func newBox(t *testing.T) *secret.Box {
 // env is one test's store and clock, with helpers to create fixtures.
 type env struct {
 	*Store
-	clock *clock
+	clock *clocktest.Clock
 	ctx   context.Context
 	open  opener
 	opts  Options
@@ -157,7 +139,7 @@ type env struct {
 
 func newEnv(t *testing.T, open opener) *env {
 	t.Helper()
-	c := &clock{now: start}
+	c := clocktest.New(start)
 	e := &env{clock: c, ctx: context.Background(), open: open, opts: Options{Sealer: newBox(t), Now: c.Now}}
 	e.Store = open(t, &e.opts)
 	return e

@@ -6,10 +6,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/callout/callout"
+	"github.com/callout/callout/internal/buffertest"
 	"github.com/callout/callout/webhook"
 )
 
@@ -41,24 +41,6 @@ func echo(status int) http.HandlerFunc {
 	}
 }
 
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestNoSecretLeaks checks that no bearer token, Auth0 token or client
 // secret, or signing secret reaches a result, a delivery or a log line, even
 // when the webhook echoes them back.
@@ -71,7 +53,7 @@ func TestNoSecretLeaks(t *testing.T) {
 		for _, kind := range []callout.Kind{callout.KindSubmission, callout.KindPricing} {
 			t.Run(string(kind)+"/"+http.StatusText(status), func(t *testing.T) {
 				t.Run("bearer", func(t *testing.T) {
-					var logs syncBuffer
+					var logs buffertest.Buffer
 					srv := manufacturer(t, echo(status))
 					c := newClient(t, webhook.Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 					w := newHook(kind, srv.URL)

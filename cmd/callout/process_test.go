@@ -15,12 +15,12 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/callout/callout/auth"
+	"github.com/callout/callout/internal/buffertest"
 )
 
 // The tests here run Callout as a real process: the test binary re-executes
@@ -57,7 +57,7 @@ type process struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	url    string
-	stderr *lockedBuffer
+	stderr *buffertest.Buffer
 	stdin  io.WriteCloser
 }
 
@@ -75,7 +75,7 @@ func startProcess(t *testing.T, dataDir string, env ...string) *process {
 		"CALLOUT_LOG_LEVEL=debug",
 	)
 	cmd.Env = append(cmd.Env, env...)
-	p := &process{t: t, cmd: cmd, stderr: &lockedBuffer{}}
+	p := &process{t: t, cmd: cmd, stderr: &buffertest.Buffer{}}
 	cmd.Stderr = p.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -265,24 +265,6 @@ func TestSecretsNeverInClear(t *testing.T) {
 			t.Errorf("secret %q in clear: …%s…", s[:8], seen.String()[max(0, i-200):i])
 		}
 	}
-}
-
-// lockedBuffer collects a child's output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestGracefulShutdown sends SIGTERM while a submission callout is in flight:
