@@ -75,8 +75,9 @@ func testDeliveries(t *testing.T, open opener) {
 	wantCode(t, err, callout.ECodeNotFound)
 }
 
-// pages lists every page of f and returns the ids in order.
-func pages(t *testing.T, e *env, f callout.DeliveryFilter) []string {
+// pages lists every page of f, each of which must hold pageSize deliveries
+// (the last at most that many), and returns the ids in order.
+func pages(t *testing.T, e *env, f callout.DeliveryFilter, pageSize int) []string {
 	t.Helper()
 	var ids []string
 	for range 1000 {
@@ -84,15 +85,8 @@ func pages(t *testing.T, e *env, f callout.DeliveryFilter) []string {
 		if err != nil {
 			t.Fatalf("ListDeliveries(%+v): %v", f, err)
 		}
-		want := f.Limit
-		switch {
-		case want <= 0:
-			want = callout.DefaultDeliveryLimit
-		case want > callout.MaxDeliveryLimit:
-			want = callout.MaxDeliveryLimit
-		}
-		if len(page) > want || next != "" && len(page) != want {
-			t.Fatalf("a page holds %d deliveries (next cursor %q), want %d", len(page), next, want)
+		if len(page) > pageSize || next != "" && len(page) != pageSize {
+			t.Fatalf("a page holds %d deliveries (next cursor %q), want %d", len(page), next, pageSize)
 		}
 		for _, d := range page {
 			ids = append(ids, d.ID)
@@ -147,29 +141,30 @@ func testDeliveryPages(t *testing.T, open opener) {
 	every := func(*callout.Delivery) bool { return true }
 
 	tests := []struct {
-		name string
-		f    callout.DeliveryFilter
-		want []string
+		name     string
+		f        callout.DeliveryFilter
+		pageSize int
+		want     []string
 	}{
-		{"all, pages of 7", callout.DeliveryFilter{Limit: 7}, expect(every)},
-		{"all, default limit", callout.DeliveryFilter{}, expect(every)},
-		{"all, limit capped", callout.DeliveryFilter{Limit: 1000}, expect(every)},
-		{"kind", callout.DeliveryFilter{Kind: callout.KindPricing, Limit: 10},
+		{"all, pages of 7", callout.DeliveryFilter{Limit: 7}, 7, expect(every)},
+		{"all, default limit", callout.DeliveryFilter{}, 50, expect(every)},
+		{"all, limit capped", callout.DeliveryFilter{Limit: 1000}, 200, expect(every)},
+		{"kind", callout.DeliveryFilter{Kind: callout.KindPricing, Limit: 10}, 10,
 			expect(func(d *callout.Delivery) bool { return d.Kind == callout.KindPricing })},
-		{"job", callout.DeliveryFilter{JobID: "j1", Limit: 9},
+		{"job", callout.DeliveryFilter{JobID: "j1", Limit: 9}, 9,
 			expect(func(d *callout.Delivery) bool { return d.JobID == "j1" })},
-		{"outcome", callout.DeliveryFilter{Outcome: callout.OutcomeRejected, Limit: 4},
+		{"outcome", callout.DeliveryFilter{Outcome: callout.OutcomeRejected, Limit: 4}, 4,
 			expect(func(d *callout.Delivery) bool { return d.Outcome == callout.OutcomeRejected })},
-		{"kind, job and outcome", callout.DeliveryFilter{Kind: callout.KindSubmission, JobID: "j0", Outcome: callout.OutcomeRejected, Limit: 2},
+		{"kind, job and outcome", callout.DeliveryFilter{Kind: callout.KindSubmission, JobID: "j0", Outcome: callout.OutcomeRejected, Limit: 2}, 2,
 			expect(func(d *callout.Delivery) bool {
 				return d.Kind == callout.KindSubmission && d.JobID == "j0" && d.Outcome == callout.OutcomeRejected
 			})},
-		{"no match", callout.DeliveryFilter{JobID: "none"}, nil},
+		{"no match", callout.DeliveryFilter{JobID: "none"}, 50, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.f.ManufacturerID = "103"
-			if diff := cmp.Diff(tt.want, pages(t, e, tt.f)); diff != "" {
+			if diff := cmp.Diff(tt.want, pages(t, e, tt.f, tt.pageSize)); diff != "" {
 				t.Errorf("ids (-want +got):\n%s", diff)
 			}
 		})
@@ -223,10 +218,10 @@ func testPruneDeliveries(t *testing.T, open opener) {
 	if err != nil || n != 25 {
 		t.Fatalf("PruneDeliveries = %d, %v; want 25", n, err)
 	}
-	if diff := cmp.Diff(keep, pages(t, e, callout.DeliveryFilter{ManufacturerID: "103"})); diff != "" {
+	if diff := cmp.Diff(keep, pages(t, e, callout.DeliveryFilter{ManufacturerID: "103"}, 50)); diff != "" {
 		t.Errorf("deliveries left (-want +got):\n%s", diff)
 	}
-	if got := pages(t, e, callout.DeliveryFilter{ManufacturerID: "104"}); len(got) != 0 {
+	if got := pages(t, e, callout.DeliveryFilter{ManufacturerID: "104"}, 50); len(got) != 0 {
 		t.Errorf("deliveries of 104 left: %v", got)
 	}
 	if n, err := e.PruneDeliveries(e.ctx, cutoff, 10); err != nil || n != 0 {
