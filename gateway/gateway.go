@@ -7,6 +7,7 @@ package gateway
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -18,8 +19,8 @@ import (
 
 	"github.com/callout/callout"
 	"github.com/callout/callout/auth"
-	"github.com/callout/callout/dispatch"
 	"github.com/callout/callout/pricing"
+	"github.com/callout/callout/probe"
 	"github.com/callout/callout/submission"
 )
 
@@ -50,6 +51,11 @@ type Pricer interface {
 	Price(ctx context.Context, r pricing.Request) (*pricing.Quote, error)
 }
 
+// Tester tests webhooks; *probe.Service is one.
+type Tester interface {
+	Test(ctx context.Context, r probe.Request) (*probe.Report, error)
+}
+
 // Metrics records HTTP requests; *metrics.Metrics is one.
 type Metrics interface {
 	HTTPRequest(method, route string, status int, d time.Duration)
@@ -60,7 +66,7 @@ type Options struct {
 	Store      Store
 	Submitter  Submitter
 	Pricer     Pricer
-	Dispatcher *dispatch.Dispatcher // for the webhook test route
+	Tester     Tester
 	Verifier   *auth.Verifier
 	Policy     callout.URLPolicy
 	// MaxBodyBytes bounds inbound bodies; larger ones get 413.
@@ -80,7 +86,7 @@ type Server struct {
 	store   Store
 	submit  Submitter
 	price   Pricer
-	tester  *dispatch.Dispatcher
+	tester  Tester
 	verify  *auth.Verifier
 	policy  callout.URLPolicy
 	maxBody int64
@@ -98,7 +104,7 @@ func New(o Options) *Server {
 		store:   o.Store,
 		submit:  o.Submitter,
 		price:   o.Pricer,
-		tester:  o.Dispatcher,
+		tester:  o.Tester,
 		verify:  o.Verifier,
 		policy:  o.Policy,
 		maxBody: o.MaxBodyBytes,
@@ -119,6 +125,7 @@ func New(o Options) *Server {
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
+	e.JSONSerializer = jsonSerializer{}
 	e.Use(s.requestID, s.observe, s.recover)
 
 	e.GET("/healthz", s.healthz)
@@ -154,8 +161,43 @@ func New(o Options) *Server {
 	return s
 }
 
-// ServeHTTP serves the API.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+// ServeHTTP serves the API. It stamps each request's arrival first, so that
+// a price or submit that arrived while an identical callout was in flight
+// shares it, however long its own authentication, reads or wait for a
+// callout slot take.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.echo.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), arrivalKey{}, s.now())))
+}
+
+type arrivalKey struct{}
+
+// arrival is when the request of ctx came in.
+func arrival(ctx context.Context) time.Time {
+	t, _ := ctx.Value(arrivalKey{}).(time.Time)
+	return t
+}
+
+// jsonSerializer encodes every JSON response of the API with marshal, as the
+// problem documents and the kept submit answers are: without HTML escaping
+// (Echo's default escapes <, > and &, which customers' messages hold).
+type jsonSerializer struct{}
+
+var _ echo.JSONSerializer = jsonSerializer{}
+
+// Serialize writes i as JSON; indent is ignored, as no route asks for it.
+func (jsonSerializer) Serialize(c echo.Context, i any, _ string) error {
+	body, err := marshal(i)
+	if err != nil {
+		return err
+	}
+	_, err = c.Response().Write(body)
+	return err
+}
+
+// Deserialize is not used: handlers decode bodies strictly themselves.
+func (jsonSerializer) Deserialize(c echo.Context, i any) error {
+	return json.NewDecoder(c.Request().Body).Decode(i)
+}
 
 func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
@@ -179,20 +221,13 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if errors.As(err, &he) {
 		err = fromEcho(he)
 	}
-	p := callout.NewProblem(err)
+	p, body := problemResponse(err)
 	// A failed callout is the manufacturer's failure, logged by the service
 	// that made it; only Callout's own failures are errors here.
 	if p.Code == callout.ECodeInternal || p.Code == callout.ECodeUnavailable {
 		s.log.ErrorContext(c.Request().Context(), "request failed", "method", c.Request().Method, "path", c.Path(), "code", p.Code, "error", err)
 	}
-	if p.RetryAfter > 0 {
-		c.Response().Header().Set("Retry-After", itoa(p.RetryAfter))
-	}
-	body, merr := p.MarshalJSON()
-	if merr != nil {
-		s.log.ErrorContext(c.Request().Context(), "writing a problem", "error", merr)
-		return
-	}
+	setRetryAfter(c, p.RetryAfter)
 	if werr := c.Blob(p.Status, "application/problem+json", body); werr != nil {
 		s.log.DebugContext(c.Request().Context(), "writing a response", "error", werr)
 	}

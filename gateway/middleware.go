@@ -3,7 +3,6 @@ package gateway
 import (
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -142,5 +141,3 @@ func claimsOf(c echo.Context) *auth.Claims {
 	}
 	return claims
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

@@ -23,11 +23,27 @@ import (
 	"github.com/callout/callout/gateway"
 	"github.com/callout/callout/metrics"
 	"github.com/callout/callout/pricing"
+	"github.com/callout/callout/probe"
 	"github.com/callout/callout/requestid"
 	"github.com/callout/callout/secret"
 	"github.com/callout/callout/store"
 	"github.com/callout/callout/submission"
 	"github.com/callout/callout/webhook"
+)
+
+// Each part meets the small interfaces its consumers declare.
+var (
+	_ pricing.Caller    = (*dispatch.Dispatcher)(nil)
+	_ submission.Caller = (*dispatch.Dispatcher)(nil)
+	_ probe.Caller      = (*dispatch.Dispatcher)(nil)
+	_ pricing.Store     = (*store.Store)(nil)
+	_ submission.Store  = (*store.Store)(nil)
+	_ probe.Store       = (*store.Store)(nil)
+	_ gateway.Store     = (*store.Store)(nil)
+	_ gateway.Submitter = (*submission.Service)(nil)
+	_ gateway.Pricer    = (*pricing.Service)(nil)
+	_ gateway.Tester    = (*probe.Service)(nil)
+	_ gateway.Metrics   = (*metrics.Metrics)(nil)
 )
 
 // Server is Callout wired together: the store, the outbound client and the API.
@@ -97,10 +113,10 @@ func New(ctx context.Context, cfg *config.Config, secrets *config.Secrets, log *
 	api := gateway.New(gateway.Options{
 		Store: st,
 		Submitter: submission.New(submission.Options{
-			Store: st, Dispatcher: d, NewID: newID, Lease: cfg.SubmissionLease, Logger: log,
+			Store: st, Caller: d, Replies: gateway.Replies{}, NewID: newID, Lease: cfg.SubmissionLease, Logger: log,
 		}),
-		Pricer:       pricing.New(pricing.Options{Store: st, Dispatcher: d}),
-		Dispatcher:   d,
+		Pricer:       pricing.New(pricing.Options{Store: st, Caller: d}),
+		Tester:       probe.New(st, d, newID),
 		Verifier:     auth.NewVerifier(secrets.JWTSecret, time.Now),
 		Policy:       callout.URLPolicy{AllowInsecureHTTP: cfg.AllowInsecureHTTP},
 		MaxBodyBytes: cfg.MaxRequestBytes,
