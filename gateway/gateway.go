@@ -63,12 +63,12 @@ type Metrics interface {
 
 // Options configure a Server.
 type Options struct {
-	Store      Store
-	Submitter  Submitter
-	Pricer     Pricer
-	Tester     Tester
-	Verifier   *auth.Verifier
-	Policy     callout.URLPolicy
+	Store     Store
+	Submitter Submitter
+	Pricer    Pricer
+	Tester    Tester
+	Verifier  *auth.Verifier
+	Policy    callout.URLPolicy
 	// MaxBodyBytes bounds inbound bodies; larger ones get 413.
 	MaxBodyBytes int64
 	// MaxCallouts bounds the price, submit and webhook test requests served
