@@ -438,6 +438,10 @@ func TestPrice(t *testing.T) {
 			})
 		}
 		tn.awaitInFlight(n)
+		// The limit holds once the others wait for a slot while the first
+		// ones are at the manufacturer; without it, the others never wait.
+		tn.eventually(fmt.Sprintf("%d requests waiting for a slot", n-limit), func() bool { return tn.waitingForSlot() == n-limit })
+		tn.eventually(fmt.Sprintf("%d prices at the manufacturer", limit), func() bool { return len(tn.mfr.received()) == limit })
 		if got := len(tn.mfr.received()); got != limit {
 			t.Errorf("%d prices reached the manufacturer at once, want %d", got, limit)
 		}

@@ -18,6 +18,11 @@ func (s *Server) submitJob(c echo.Context) error {
 	if err := callout.CheckID("job", id); err != nil {
 		return err
 	}
+	release, err := s.slots.acquire(c.Request().Context(), c.Param("m"))
+	if err != nil {
+		return err
+	}
+	defer release()
 	ctx := c.Request().Context()
 	reply, err := s.submit.Submit(ctx, submission.Request{
 		ManufacturerID: c.Param("m"),
@@ -45,6 +50,11 @@ func (s *Server) priceJob(c echo.Context) error {
 	if err := callout.CheckID("job", id); err != nil {
 		return err
 	}
+	release, err := s.slots.acquire(c.Request().Context(), c.Param("m"))
+	if err != nil {
+		return err
+	}
+	defer release()
 	ctx := c.Request().Context()
 	quote, err := s.price.Price(ctx, pricing.Request{ManufacturerID: c.Param("m"), JobID: id, RequestID: requestid.From(ctx), Arrived: arrival(ctx)})
 	if err != nil {
@@ -66,6 +76,13 @@ func (s *Server) testWebhook(c echo.Context) error {
 	if err := s.decodeStrict(c, &in, true); err != nil {
 		return err
 	}
+	// The slot is taken once the body is read: a client that sends its body
+	// slowly holds its connection, not a slot.
+	release, err := s.slots.acquire(c.Request().Context(), c.Param("m"))
+	if err != nil {
+		return err
+	}
+	defer release()
 	ctx := c.Request().Context()
 	report, err := s.tester.Test(ctx, probe.Request{ManufacturerID: c.Param("m"), Kind: kind, JobID: in.JobID, RequestID: requestid.From(ctx)})
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/callout/callout"
 	"github.com/callout/callout/auth"
@@ -56,10 +57,20 @@ type Tester interface {
 	Test(ctx context.Context, r probe.Request) (*probe.Report, error)
 }
 
-// Metrics records HTTP requests; *metrics.Metrics is one.
+// Metrics records HTTP requests and the wait for callout slots;
+// *metrics.Metrics is one.
 type Metrics interface {
 	HTTPRequest(method, route string, status int, d time.Duration)
+	WaitingForSlot(delta int)
 }
+
+// Defaults of the pace of inbound bodies: a 16 MiB body may take 10 s plus
+// 256 s, and stalls past 10 s plus its bytes so far at 64 KiB/s (a 512 kbit/s
+// link) are cut off.
+const (
+	DefaultBodyGrace   = 10 * time.Second
+	DefaultBodyMinRate = 64 << 10
+)
 
 // Options configure a Server.
 type Options struct {
@@ -71,13 +82,24 @@ type Options struct {
 	Policy    callout.URLPolicy
 	// MaxBodyBytes bounds inbound bodies; larger ones get 413.
 	MaxBodyBytes int64
+	// BodyGrace and BodyMinRate pace inbound bodies: one may take BodyGrace
+	// plus its length at BodyMinRate bytes a second (408 beyond). Zero means
+	// DefaultBodyGrace and DefaultBodyMinRate.
+	BodyGrace   time.Duration
+	BodyMinRate int64
+	// MaxInflightBodyBytes bounds the bodies being read and handled at once,
+	// as declared; others wait. 0 means callout.DefaultMaxInflightBodyBytes.
+	MaxInflightBodyBytes int64
 	// MaxCallouts bounds the price, submit and webhook test requests served
 	// at once; 0 means callout.DefaultMaxConcurrentCallouts.
 	MaxCallouts int
-	Logger      *slog.Logger
-	Metrics     Metrics             // nil for none
-	Gatherer    prometheus.Gatherer // served on /metrics; nil for none
-	Now         func() time.Time
+	// MaxCalloutsPerManufacturer bounds those of one manufacturer; 0 means
+	// callout.DefaultMaxCalloutsPerManufacturer.
+	MaxCalloutsPerManufacturer int
+	Logger                     *slog.Logger
+	Metrics                    Metrics             // nil for none
+	Gatherer                   prometheus.Gatherer // served on /metrics; nil for none
+	Now                        func() time.Time
 }
 
 // Server is the HTTP API.
@@ -90,29 +112,42 @@ type Server struct {
 	verify  *auth.Verifier
 	policy  callout.URLPolicy
 	maxBody int64
-	// callouts holds a token for each request in a callout route (see slot).
-	callouts chan struct{}
-	log      *slog.Logger
-	metrics  Metrics
-	now      func() time.Time
+	// bodyGrace and bodyMinRate pace inbound bodies (see pacedReader).
+	bodyGrace   time.Duration
+	bodyMinRate int64
+	// bodies holds a reservation for each body being read and handled.
+	bodies          *semaphore.Weighted
+	maxInflightBody int64
+	slots           *slots
+	log             *slog.Logger
+	metrics         Metrics
+	now             func() time.Time
 }
 
 // New returns a Server with every route registered.
 func New(o Options) *Server {
 	s := &Server{
-		echo:    echo.New(),
-		store:   o.Store,
-		submit:  o.Submitter,
-		price:   o.Pricer,
-		tester:  o.Tester,
-		verify:  o.Verifier,
-		policy:  o.Policy,
-		maxBody: o.MaxBodyBytes,
-		log:     o.Logger,
-		metrics: o.Metrics,
-		now:     o.Now,
+		echo:        echo.New(),
+		store:       o.Store,
+		submit:      o.Submitter,
+		price:       o.Pricer,
+		tester:      o.Tester,
+		verify:      o.Verifier,
+		policy:      o.Policy,
+		maxBody:     o.MaxBodyBytes,
+		bodyGrace:   cmp.Or(o.BodyGrace, DefaultBodyGrace),
+		bodyMinRate: cmp.Or(o.BodyMinRate, DefaultBodyMinRate),
+		log:         o.Logger,
+		metrics:     o.Metrics,
+		now:         o.Now,
 	}
-	s.callouts = make(chan struct{}, cmp.Or(o.MaxCallouts, callout.DefaultMaxConcurrentCallouts))
+	s.maxInflightBody = cmp.Or(o.MaxInflightBodyBytes, callout.DefaultMaxInflightBodyBytes)
+	s.bodies = semaphore.NewWeighted(s.maxInflightBody)
+	s.slots = newSlots(cmp.Or(o.MaxCallouts, callout.DefaultMaxConcurrentCallouts),
+		cmp.Or(o.MaxCalloutsPerManufacturer, callout.DefaultMaxCalloutsPerManufacturer))
+	if o.Metrics != nil {
+		s.slots.onWait = o.Metrics.WaitingForSlot
+	}
 	if s.maxBody <= 0 {
 		s.maxBody = callout.DefaultMaxRequestBytes
 	}
@@ -126,7 +161,7 @@ func New(o Options) *Server {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.JSONSerializer = jsonSerializer{}
-	e.Use(s.requestID, s.observe, s.recover)
+	e.Use(s.requestID, s.observe, s.recover, s.bodyBudget)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
@@ -147,7 +182,7 @@ func New(o Options) *Server {
 	route(http.MethodPatch, "/webhooks/:kind", s.patchWebhook, auth.RoleAdmin)
 	route(http.MethodGet, "/webhooks/:kind", s.getWebhook, auth.RoleAdmin)
 	route(http.MethodDelete, "/webhooks/:kind", s.deleteWebhook, auth.RoleAdmin)
-	route(http.MethodPost, "/webhooks/:kind/test", s.slot(s.testWebhook), auth.RoleAdmin)
+	route(http.MethodPost, "/webhooks/:kind/test", s.testWebhook, auth.RoleAdmin)
 
 	route(http.MethodGet, "/deliveries", s.listDeliveries, auth.RoleAdmin)
 	route(http.MethodGet, "/deliveries/:id", s.getDelivery, auth.RoleAdmin)
@@ -156,8 +191,8 @@ func New(o Options) *Server {
 	route(http.MethodGet, "/customers/:c", s.getCustomer, auth.RoleApp, auth.RoleAdmin)
 	route(http.MethodPut, "/jobs/:j", s.putJob, auth.RoleApp)
 	route(http.MethodGet, "/jobs/:j", s.getJob, auth.RoleApp, auth.RoleAdmin)
-	route(http.MethodPost, "/jobs/:j/submit", s.slot(s.submitJob), auth.RoleApp)
-	route(http.MethodPost, "/jobs/:j/price", s.slot(s.priceJob), auth.RoleApp)
+	route(http.MethodPost, "/jobs/:j/submit", s.submitJob, auth.RoleApp)
+	route(http.MethodPost, "/jobs/:j/price", s.priceJob, auth.RoleApp)
 	return s
 }
 

@@ -101,24 +101,6 @@ func (s *Server) tenant(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// slot runs h once fewer than the configured number of callout requests are
-// being served; meanwhile the request waits, holding nothing but its
-// connection. Under a burst, only as many requests as can be on the wire
-// load documents, build payloads and read answers at once, which bounds
-// memory (a burst of 1,000 prices: peak RSS about 15 MB lower) and the work
-// queued on the store.
-func (s *Server) slot(h echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		select {
-		case s.callouts <- struct{}{}:
-		case <-c.Request().Context().Done():
-			return callout.Errorf(callout.ECodeUnavailable, "the request ended while waiting for one of the %d callouts in progress to finish", cap(s.callouts))
-		}
-		defer func() { <-s.callouts }()
-		return h(c)
-	}
-}
-
 // allow lets only the given roles through; others get 403.
 func allow(roles ...auth.Role) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {

@@ -47,6 +47,8 @@ func statusOf(code string) int {
 		return http.StatusMethodNotAllowed
 	case callout.ECodeTooLarge:
 		return http.StatusRequestEntityTooLarge
+	case callout.ECodeRequestTimeout:
+		return http.StatusRequestTimeout
 	case callout.ECodeJobSubmitted, callout.ECodeAlreadySubmitted, callout.ECodeSubmitInProgress:
 		return http.StatusConflict
 	case callout.ECodeUnavailable:
