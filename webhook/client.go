@@ -16,7 +16,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -263,16 +262,19 @@ func (cl *call) preflight() bool {
 	cl.addSecret(strings.TrimPrefix(w.SigningSecret, "whsec_"))
 
 	cl.excluded = true
-	u, err := url.Parse(w.URL)
+	// The host is left to the dialer, which checks the address it dials,
+	// literal or resolved.
+	_, err := cl.c.policy.URLPolicy().CheckURL(w.URL)
+	var ue *callout.URLError
 	switch {
-	case err != nil || !u.IsAbs() || u.Host == "":
+	case err == nil:
+	case errors.As(err, &ue) && ue.Rule == callout.URLNotAbsolute:
 		cl.fail(callout.OutcomeDestinationBlocked, "the webhook URL is not an absolute URL; no request was sent")
 		return false
-	case u.User != nil:
+	case errors.As(err, &ue) && ue.Rule == callout.URLCredentials:
 		cl.fail(callout.OutcomeDestinationBlocked, "the webhook URL carries credentials, which Callout never sends; configure them under auth")
 		return false
-	}
-	if err := checkScheme(u, cl.c.policy.AllowInsecureHTTP); err != nil {
+	default:
 		cl.fail(callout.OutcomeDestinationBlocked, "destination blocked: %v; no request was sent", err)
 		return false
 	}
