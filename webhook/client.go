@@ -527,6 +527,9 @@ func (cl *call) settle(ctx context.Context, a attempt) {
 		cl.fail(callout.OutcomeDestinationBlocked, "destination blocked: %v", blocked)
 	case a.err != nil && ctx.Err() != nil:
 		cl.contextDone(ctx, "no complete answer came", a.status)
+	case a.err != nil && headersTooLarge(a.err):
+		// The manufacturer answered, badly: not a reason to retry.
+		cl.fail(callout.OutcomeBadResponse, "the answer's headers are larger than Callout accepts: %v", unwrapURL(a.err))
 	case a.err != nil:
 		cl.fail(callout.OutcomeUnreachable, "%s", describe(a.err, a.status))
 	case a.tooLarge:

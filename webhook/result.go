@@ -277,10 +277,7 @@ func byteSize(n int64) string {
 // describe explains a transport failure to an administrator. It never uses
 // the request URL, which may carry a token in its query.
 func describe(err error, status int) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
+	err = unwrapURL(err)
 	if status != 0 {
 		return fmt.Sprintf("HTTP %d: the connection failed while the answer's body was arriving: %v", status, err)
 	}
@@ -309,6 +306,31 @@ func describe(err error, status int) string {
 		return "the connection was closed before an answer came"
 	}
 	return fmt.Sprintf("the request failed: %v", err)
+}
+
+// unwrapURL strips the *url.Error that http.Client wraps its errors in: its
+// text holds the request URL, which may carry a token in its query.
+func unwrapURL(err error) error {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		return ue.Err
+	}
+	return err
+}
+
+// headersTooLargeTexts are the texts of the transport's refusal of an answer
+// whose headers exceed its MaxResponseHeaderBytes, in HTTP/1 and HTTP/2.
+// net/http gives that refusal no type or sentinel error, so its text is the
+// only handle; TestHugeHeaders fails should a Go release reword HTTP/1's.
+var headersTooLargeTexts = []string{
+	"net/http: server response headers exceeded ",
+	"http2: response header list larger than advertised limit",
+}
+
+// headersTooLarge reports whether err is the transport's refusal of an
+// answer's oversized headers.
+func headersTooLarge(err error) bool {
+	text := err.Error()
+	return slices.ContainsFunc(headersTooLargeTexts, func(t string) bool { return strings.Contains(text, t) })
 }
 
 // neverSent reports whether err shows that the request certainly never
