@@ -118,7 +118,7 @@ func New(ctx context.Context, cfg *config.Config, secrets *config.Secrets, log *
 		Pricer:       pricing.New(pricing.Options{Store: st, Caller: d}),
 		Tester:       probe.New(st, d, newID),
 		Verifier:     auth.NewVerifier(secrets.JWTSecret, time.Now),
-		Policy:       callout.URLPolicy{AllowInsecureHTTP: cfg.AllowInsecureHTTP},
+		Policy:       policy.URLPolicy(),
 		MaxBodyBytes: cfg.MaxRequestBytes,
 		MaxCallouts:  cfg.MaxConcurrentCallouts,
 		Logger:       log,

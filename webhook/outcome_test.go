@@ -387,3 +387,38 @@ func abbreviate(s string) string {
 	}
 	return s
 }
+
+// TestHugeHeaders checks that an answer whose headers exceed what the
+// transport reads (64 KiB) is bad_response, an answer that came but cannot be
+// used, not webhook_unreachable, and is not retried.
+func TestHugeHeaders(t *testing.T) {
+	for _, kind := range []callout.Kind{callout.KindSubmission, callout.KindPricing} {
+		t.Run(string(kind), func(t *testing.T) {
+			rec := &recorder{next: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("X-Padding", strings.Repeat("a", 65<<10))
+				io.WriteString(w, `{"cost": 1}`)
+			})}
+			srv := manufacturer(t, rec)
+			w := newHook(kind, srv.URL)
+			if kind == callout.KindPricing {
+				w.Retries = 1
+			}
+			res := call(t, newClient(t, webhook.Options{}), w)
+			if res.Outcome != callout.OutcomeBadResponse {
+				t.Fatalf("Outcome = %s (%s), want bad_response", res.Outcome, res.Detail)
+			}
+			if want := "the answer's headers are larger than Callout accepts"; !strings.Contains(res.Detail, want) {
+				t.Errorf("Detail = %q, want it to contain %q", res.Detail, want)
+			}
+			if strings.Contains(res.Detail, srv.URL) {
+				t.Errorf("Detail = %q names the URL", res.Detail)
+			}
+			if res.Attempts != 1 || len(rec.requests()) != 1 {
+				t.Errorf("Attempts = %d, requests = %d, want 1", res.Attempts, len(rec.requests()))
+			}
+			if !res.Outcome.BreakerFailure(res.HTTPStatus) {
+				t.Error("bad_response is not counted as a breaker failure")
+			}
+		})
+	}
+}

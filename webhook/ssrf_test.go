@@ -23,6 +23,7 @@ func TestBlockedAddresses(t *testing.T) {
 		"127.0.0.1", "10.0.0.1", "172.16.0.1", "192.168.1.1", "169.254.169.254",
 		"100.64.0.1", "[::1]", "[fd00::1]", "[fe80::1]", "[::ffff:127.0.0.1]",
 		"0.0.0.0", "[::]", "224.0.0.1", "[ff02::1]", "255.255.255.255", "[64:ff9b::a00:1]",
+		"[2002:7f00:1::]", "[2001:0:4136:e378:0:0:80ff:fffe]", // 6to4 and Teredo of 127.0.0.1
 		"localhost", // a name: judged after resolution, in the dialer
 	}
 	for _, host := range hosts {
