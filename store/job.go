@@ -123,7 +123,8 @@ func encodePricing(p *callout.Pricing) (sql.NullString, sql.NullInt64, error) {
 // inline customer when it is not nil. j.CustomerID must name a stored customer
 // of the manufacturer (or the inline one). A new job is processing at
 // revision 1; replacing a job's documents increments its revision and keeps
-// its state; a submitted job's documents cannot be replaced (job_submitted).
+// its state; a submitted job's documents cannot be replaced (job_submitted),
+// nor those of a job under a live submission claim (submission_in_progress).
 // PutJob sets j's state from the stored row so the caller can answer with the
 // job resource.
 func (s *Store) PutJob(ctx context.Context, j *callout.Job, inline *callout.Customer) error {
@@ -153,19 +154,33 @@ func (s *Store) PutJob(ctx context.Context, j *callout.Job, inline *callout.Cust
 		}
 		// One statement inserts or replaces, so that two processes storing
 		// the same new job at once cannot both insert it.
+		//
+		// It replaces the documents only while no submission claim is live:
+		// the manufacturer gets the documents the claim returned, and the
+		// job is frozen with them. The check is in the statement that writes,
+		// so it cannot race a claim. On PostgreSQL both take the job's row
+		// lock: a claim committed first makes the WHERE false here (ON
+		// CONFLICT re-reads the newest row version once it holds the lock);
+		// a replacement committed first is what the claim's UPDATE re-reads,
+		// so the claim returns the new documents. SQLite runs one write
+		// transaction at a time. A replacement ends an expired claim (its
+		// process died or overran the lease): that claim's documents are
+		// gone, so FinishSubmission must not freeze the job with the new ones
+		// (see the claim check there).
 		var r jobRow
 		err = s.queryRow(ctx, tx, `INSERT INTO jobs (manufacturer_id, id, customer_id, status, revision, document, export,
 				messages, external_id, created_at, updated_at)
 			VALUES (?, ?, ?, ?, 1, ?, ?, '[]', '', ?, ?)
 			ON CONFLICT (manufacturer_id, id) DO UPDATE SET customer_id = excluded.customer_id,
 				document = excluded.document, export = excluded.export,
-				revision = jobs.revision + 1, updated_at = excluded.updated_at
-			WHERE jobs.status <> ?
+				revision = jobs.revision + 1, updated_at = excluded.updated_at,
+				claim_id = NULL, claim_until = NULL
+			WHERE jobs.status <> ? AND (jobs.claim_until IS NULL OR jobs.claim_until <= ?)
 			RETURNING `+jobStateColumns,
 			j.ManufacturerID, j.ID, j.CustomerID, string(callout.JobProcessing), []byte(j.Document), []byte(j.Export),
-			micros(now), micros(now), string(callout.JobSubmitted)).Scan(r.stateDest()...)
+			micros(now), micros(now), string(callout.JobSubmitted), micros(now)).Scan(r.stateDest()...)
 		if errors.Is(err, sql.ErrNoRows) {
-			return callout.Errorf(callout.ECodeJobSubmitted, "job %s is submitted: its documents cannot be replaced", j.ID)
+			return s.refuseReplace(ctx, tx, j.ManufacturerID, j.ID)
 		}
 		if err != nil {
 			return fmt.Errorf("writing job: %w", err)
@@ -182,6 +197,23 @@ func (s *Store) PutJob(ctx context.Context, j *callout.Job, inline *callout.Cust
 		inline.UpdatedAt = fromMicros(micros(now))
 	}
 	return nil
+}
+
+// refuseReplace tells why PutJob's statement replaced nothing: the job is
+// submitted, or a live claim is submitting it. That statement left the row
+// locked (PostgreSQL locks the conflicting row even when the WHERE of ON
+// CONFLICT is false), so this reads the state that refused it.
+func (s *Store) refuseReplace(ctx context.Context, tx *sql.Tx, manufacturerID, jobID string) error {
+	var status string
+	err := s.queryRow(ctx, tx, `SELECT status FROM jobs WHERE manufacturer_id = ? AND id = ?`, manufacturerID, jobID).Scan(&status)
+	switch {
+	case err != nil:
+		return fmt.Errorf("reading job: %w", err)
+	case status == string(callout.JobSubmitted):
+		return callout.Errorf(callout.ECodeJobSubmitted, "job %s is submitted: its documents cannot be replaced", jobID)
+	}
+	return callout.Errorf(callout.ECodeSubmitInProgress,
+		"job %s is being submitted: its documents cannot be replaced until the manufacturer has answered", jobID)
 }
 
 // GetJob returns the job with its documents, or a not_found error.

@@ -226,6 +226,8 @@ func testStore(t *testing.T, open opener) {
 		{"FinishAccepted", testFinishAccepted},
 		{"FinishRejected", testFinishRejected},
 		{"FinishClaimLost", testFinishClaimLost},
+		{"PutJobWhileClaimed", testPutJobWhileClaimed},
+		{"PutJobClaimedElsewhere", testPutJobClaimedElsewhere},
 		{"Idempotency", testIdempotency},
 		{"Pricing", testPricing},
 		{"PricingInputs", testPricingInputs},
