@@ -240,6 +240,12 @@ func notFoundJob(id string) error { return callout.NotFound("job " + id) }
 // transaction, records the delivery when it is not nil. The job's revision
 // does not change. The cost comes back exactly as written; an empty cost is
 // written, and comes back, as 0.
+//
+// A pricing is saved only while the job is at p.Revision, the revision it was
+// computed from: a price whose callout was in flight when the documents were
+// replaced answers its caller, but is not saved (its delivery is), so the job
+// never shows it next to documents it was not computed from. Nor does it
+// replace the pricing of a newer revision.
 func (s *Store) SavePricing(ctx context.Context, manufacturerID, jobID string, p *callout.Pricing, d *callout.Delivery) error {
 	pricing, revision, err := encodePricing(p)
 	if err != nil {
@@ -260,33 +266,47 @@ func (s *Store) SavePricing(ctx context.Context, manufacturerID, jobID string, p
 	return nil
 }
 
-// writePricing replaces the job's pricing (NULL deletes it), or fails with
-// not_found when there is no such job.
+// writePricing replaces the job's pricing of revision (NULL deletes it), or
+// fails with not_found when there is no such job. It writes nothing, without
+// error, when the job is at another revision or has the pricing of a newer
+// one.
 func (s *Store) writePricing(ctx context.Context, tx *sql.Tx, manufacturerID, jobID string, pricing sql.NullString, revision sql.NullInt64) error {
 	if !pricing.Valid {
 		if _, err := s.exec(ctx, tx, `DELETE FROM job_pricing WHERE manufacturer_id = ? AND job_id = ?`, manufacturerID, jobID); err != nil {
 			return err
 		}
-		var one int
-		err := s.queryRow(ctx, tx, `SELECT 1 FROM jobs WHERE manufacturer_id = ? AND id = ?`, manufacturerID, jobID).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return notFoundJob(jobID)
-		}
-		return err
+		return s.jobExists(ctx, tx, manufacturerID, jobID)
 	}
+	// On PostgreSQL the revision check reads the job without locking it, so
+	// a PutJob may commit between the two: the outcome is as if the price had
+	// been saved just before the replacement, which keeps it like any
+	// pricing. But ON CONFLICT updates the newest pricing row, even one
+	// committed after the check: the condition on its revision keeps a late
+	// price of old documents from replacing the new documents' pricing.
 	res, err := s.exec(ctx, tx, `INSERT INTO job_pricing (manufacturer_id, job_id, pricing, revision)
-		SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM jobs WHERE manufacturer_id = ? AND id = ?)
-		ON CONFLICT (manufacturer_id, job_id) DO UPDATE SET pricing = excluded.pricing, revision = excluded.revision`,
-		manufacturerID, jobID, pricing, revision, manufacturerID, jobID)
+		SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM jobs WHERE manufacturer_id = ? AND id = ? AND revision = ?)
+		ON CONFLICT (manufacturer_id, job_id) DO UPDATE SET pricing = excluded.pricing, revision = excluded.revision
+		WHERE job_pricing.revision <= excluded.revision`,
+		manufacturerID, jobID, pricing, revision, manufacturerID, jobID, revision)
 	if err != nil {
 		return err
 	}
 	if n, err := res.RowsAffected(); err != nil {
 		return err
 	} else if n == 0 {
-		return notFoundJob(jobID)
+		return s.jobExists(ctx, tx, manufacturerID, jobID)
 	}
 	return nil
+}
+
+// jobExists returns not_found when there is no such job.
+func (s *Store) jobExists(ctx context.Context, tx *sql.Tx, manufacturerID, jobID string) error {
+	var one int
+	err := s.queryRow(ctx, tx, `SELECT 1 FROM jobs WHERE manufacturer_id = ? AND id = ?`, manufacturerID, jobID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFoundJob(jobID)
+	}
+	return err
 }
 
 // pricingQuery reads a job, its customer and the manufacturer's webhook of one

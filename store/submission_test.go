@@ -530,3 +530,45 @@ func testPutJobClaimedElsewhere(t *testing.T, open opener) {
 		}
 	}
 }
+
+// testPricingOfReplacedDocuments checks that a price of documents the job no
+// longer has, one whose callout was in flight when they were replaced, is not
+// saved as the job's pricing (its delivery is kept), and never replaces the
+// pricing of newer documents.
+func testPricingOfReplacedDocuments(t *testing.T, open opener) {
+	e := newEnv(t, open)
+	e.jobWithCustomer(t, "103", "j1")
+	priced := func(cost json.Number, revision int64) *callout.Pricing {
+		return &callout.Pricing{Cost: cost, Messages: []string{}, Breakdown: []callout.BreakdownNode{},
+			Source: callout.PricingWebhook, PricedAt: utc(e.clock.Now()), Revision: revision}
+	}
+	current := priced("1", 1)
+	if err := e.SavePricing(e.ctx, "103", "j1", current, nil); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(time.Second)
+	inFlight := priced("2", 1) // its callout started before the PutJob
+	e.job(t, "103", "j1", "c1")
+
+	e.clock.Add(time.Second)
+	if err := e.SavePricing(e.ctx, "103", "j1", inFlight, delivery("103", "d1", start)); err != nil {
+		t.Fatalf("SavePricing of revision 1 after revision 2 was stored: %v", err)
+	}
+	if diff := cmp.Diff(current, e.getJob(t, "103", "j1").Pricing); diff != "" {
+		t.Errorf("pricing after a price of replaced documents (-kept +got):\n%s", diff)
+	}
+	if _, err := e.GetDelivery(e.ctx, "103", "d1"); err != nil {
+		t.Errorf("GetDelivery of the unsaved price's callout: %v", err)
+	}
+
+	newer := priced("3", 2)
+	if err := e.SavePricing(e.ctx, "103", "j1", newer, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SavePricing(e.ctx, "103", "j1", inFlight, nil); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(newer, e.getJob(t, "103", "j1").Pricing); diff != "" {
+		t.Errorf("pricing of revision 2 after a late price of revision 1 (-want +got):\n%s", diff)
+	}
+}
