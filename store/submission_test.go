@@ -429,10 +429,18 @@ func testPutJobWhileClaimed(t *testing.T, open opener) {
 
 	t.Run("live claim refuses", func(t *testing.T) {
 		e.clock.Add(time.Minute - time.Microsecond)
-		_, err := replace(e.Store, `{"v":2}`)
+		err := e.PutJob(e.ctx, &callout.Job{ManufacturerID: "103", ID: "j1", CustomerID: "c1", Document: json.RawMessage(`{"v":2}`)},
+			&callout.Customer{ManufacturerID: "103", ID: "c1", Document: json.RawMessage(`{"changed":true}`)})
 		wantCode(t, err, callout.ECodeSubmitInProgress)
 		if diff := cmp.Diff(claimed, e.getJob(t, "103", "j1"), cmpopts.EquateEmpty()); diff != "" {
 			t.Errorf("job changed by a refused PutJob (-claimed +after):\n%s", diff)
+		}
+		c, err := e.GetCustomer(e.ctx, "103", "c1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(c.Document) != `{"id": "c1"}` {
+			t.Errorf("inline customer of a refused PutJob was stored: %s", c.Document)
 		}
 	})
 
