@@ -30,7 +30,8 @@ const claimAttempts = 5
 // no such job, job_already_submitted when it is submitted, and a
 // *callout.HeldError when another claim holds an unexpired lease. Of many
 // callers claiming at once, on one process or several, exactly one wins. It
-// runs one short statement: no transaction is held during the callout.
+// runs one short statement: no transaction is held during the callout. While
+// the lease runs, PutJob cannot replace the job's documents.
 func (s *Store) ClaimSubmission(ctx context.Context, manufacturerID, jobID, claimID string, until time.Time) (*callout.Job, error) {
 	for range claimAttempts {
 		now := micros(s.now())

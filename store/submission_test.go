@@ -418,9 +418,9 @@ func testPricingInputs(t *testing.T, open opener) {
 func testPutJobWhileClaimed(t *testing.T, open opener) {
 	e := newEnv(t, open)
 	e.jobWithCustomer(t, "103", "j1")
-	replace := func(s *Store, doc string) (*callout.Job, error) {
+	replace := func(doc string) (*callout.Job, error) {
 		j := &callout.Job{ManufacturerID: "103", ID: "j1", CustomerID: "c1", Document: json.RawMessage(doc)}
-		return j, s.PutJob(e.ctx, j, nil)
+		return j, e.PutJob(e.ctx, j, nil)
 	}
 	claimed, err := e.ClaimSubmission(e.ctx, "103", "j1", "a", start.Add(time.Minute))
 	if err != nil {
@@ -446,7 +446,7 @@ func testPutJobWhileClaimed(t *testing.T, open opener) {
 
 	t.Run("expired claim does not block", func(t *testing.T) {
 		e.clock.Add(time.Microsecond)
-		j, err := replace(e.Store, `{"v":2}`)
+		j, err := replace(`{"v":2}`)
 		if err != nil {
 			t.Fatalf("PutJob after the claim expired: %v", err)
 		}
@@ -472,7 +472,7 @@ func testPutJobWhileClaimed(t *testing.T, open opener) {
 		}
 		finish(t, e.Store, &callout.SubmissionResult{ManufacturerID: "103", JobID: "j1", ClaimID: "b",
 			Response: callout.Response{Status: 422, Body: []byte(`{}`)}})
-		if j, err := replace(e.Store, `{"v":3}`); err != nil || j.Revision != 3 {
+		if j, err := replace(`{"v":3}`); err != nil || j.Revision != 3 {
 			t.Fatalf("PutJob after a rejection: revision %d, error %v; want 3, nil", j.Revision, err)
 		}
 	})
@@ -482,7 +482,7 @@ func testPutJobWhileClaimed(t *testing.T, open opener) {
 			t.Fatal(err)
 		}
 		finish(t, e.Store, &callout.SubmissionResult{ManufacturerID: "103", JobID: "j1", ClaimID: "c", Accepted: true})
-		_, err := replace(e.Store, `{"v":4}`)
+		_, err := replace(`{"v":4}`)
 		wantCode(t, err, callout.ECodeJobSubmitted)
 	})
 }
