@@ -18,7 +18,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/patrickmn/go-cache"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 	"golang.org/x/sync/singleflight"
@@ -38,6 +37,11 @@ const (
 	// MaxTokenLifetime caps expires_in, so that a buggy or hostile endpoint
 	// cannot pin one token for ever; a token is fetched at least daily.
 	MaxTokenLifetime = 24 * time.Hour
+	// DefaultMaxTokens bounds the cached tokens when Options leaves MaxTokens
+	// zero: far more credential sets than a deployment has webhooks, yet
+	// little memory, so that a tenant churning credentials cannot grow the
+	// cache without bound.
+	DefaultMaxTokens = 10000
 	// maxEarlyRefresh is the default refresh margin for long-lived tokens.
 	maxEarlyRefresh = 60 * time.Second
 	// maxDescriptionRunes and maxCodeRunes bound what an endpoint can make
@@ -63,6 +67,8 @@ type Options struct {
 	// OnFetch, when set, is called after every token request with its error
 	// (nil on success), for metrics. It must not block.
 	OnFetch func(err error)
+	// MaxTokens bounds the cached tokens. Zero means DefaultMaxTokens.
+	MaxTokens int
 }
 
 // Tokens obtains Auth0 client-credentials tokens and shares them: one
@@ -74,6 +80,7 @@ type Tokens struct {
 	early        time.Duration
 	fetchTimeout time.Duration
 	onFetch      func(error)
+	maxTokens    int
 
 	// base is the detached parent of every token request: a request must
 	// outlive the caller that happened to start it, and end on Close.
@@ -81,10 +88,13 @@ type Tokens struct {
 	close context.CancelFunc
 
 	group singleflight.Group
-	// mu makes Invalidate's compare-and-delete atomic with the store of a
-	// newer token.
+	// mu guards tokens; holding it across a look-up and a change makes
+	// Invalidate's compare-and-delete atomic with the store of a newer token.
+	// A plain map, rather than a cache library with a janitor goroutine:
+	// entries are evicted when found expired, judged by the injected clock,
+	// so there is no background goroutine and nothing to stop.
 	mu     sync.Mutex
-	tokens *cache.Cache // credential key → *cachedToken
+	tokens map[string]*cachedToken // by credentialKey
 }
 
 // cachedToken is one access token and the times, by the injected clock, at
@@ -103,9 +113,8 @@ func New(o Options) *Tokens {
 		early:        o.EarlyRefresh,
 		fetchTimeout: o.FetchTimeout,
 		onFetch:      o.OnFetch,
-		// go-cache's own expiry (by the real clock) only evicts memory;
-		// whether a token is still usable is judged by t.now.
-		tokens: cache.New(cache.NoExpiration, 10*time.Minute),
+		maxTokens:    o.MaxTokens,
+		tokens:       map[string]*cachedToken{},
 	}
 	if t.client == nil {
 		t.client = http.DefaultClient
@@ -115,6 +124,9 @@ func New(o Options) *Tokens {
 	}
 	if t.fetchTimeout <= 0 {
 		t.fetchTimeout = DefaultFetchTimeout
+	}
+	if t.maxTokens <= 0 {
+		t.maxTokens = DefaultMaxTokens
 	}
 	t.base, t.close = context.WithCancel(context.Background())
 	return t
@@ -155,8 +167,8 @@ func (t *Tokens) Invalidate(a callout.Auth0, token string) {
 	key := credentialKey(a)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if v, ok := t.tokens.Get(key); ok && v.(*cachedToken).access == token {
-		t.tokens.Delete(key)
+	if c, ok := t.tokens[key]; ok && c.access == token {
+		delete(t.tokens, key)
 	}
 }
 
@@ -164,23 +176,52 @@ func (t *Tokens) Invalidate(a callout.Auth0, token string) {
 // fails afterwards.
 func (t *Tokens) Close() {
 	t.close()
-	t.tokens.Flush()
+	t.mu.Lock()
+	clear(t.tokens)
+	t.mu.Unlock()
 }
 
 func (c *cachedToken) fresh(now time.Time) bool { return now.Before(c.refreshAt) }
 func (c *cachedToken) valid(now time.Time) bool { return now.Before(c.expiresAt) }
 
-// cached returns the cached token of key if usable reports it usable now.
+// cached returns the cached token of key if usable reports it usable now,
+// and evicts it once it has expired.
 func (t *Tokens) cached(key string, usable func(*cachedToken, time.Time) bool) (string, bool) {
-	v, ok := t.tokens.Get(key)
-	if !ok {
+	now := t.now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c, ok := t.tokens[key]
+	switch {
+	case !ok:
 		return "", false
-	}
-	c := v.(*cachedToken)
-	if !usable(c, t.now()) {
+	case !c.valid(now):
+		delete(t.tokens, key)
+		return "", false
+	case !usable(c, now):
 		return "", false
 	}
 	return c.access, true
+}
+
+// store caches c as the token of key. When the cache is full, it first
+// evicts the expired tokens and then, if none had expired, the token that
+// expires first: its credential set pays one token request if used again.
+// Called with mu held.
+func (t *Tokens) store(key string, c *cachedToken, now time.Time) {
+	if _, ok := t.tokens[key]; !ok && len(t.tokens) >= t.maxTokens {
+		var first string
+		for k, old := range t.tokens {
+			if !old.valid(now) {
+				delete(t.tokens, k)
+			} else if first == "" || old.expiresAt.Before(t.tokens[first].expiresAt) {
+				first = k
+			}
+		}
+		if len(t.tokens) >= t.maxTokens {
+			delete(t.tokens, first)
+		}
+	}
+	t.tokens[key] = c
 }
 
 // fetch runs once per key at a time (singleflight). It requests a token and
@@ -228,7 +269,7 @@ func (t *Tokens) fetch(key string, a callout.Auth0) (string, error) {
 	early = min(early, life/2)
 	c := &cachedToken{access: tok.AccessToken, refreshAt: start.Add(life - early), expiresAt: start.Add(life)}
 	t.mu.Lock()
-	t.tokens.Set(key, c, life)
+	t.store(key, c, t.now())
 	t.mu.Unlock()
 	return c.access, nil
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -415,6 +416,10 @@ func TestValidTokenOutlivesAuth0Outage(t *testing.T) {
 		t.Fatalf("got %v, want a *TokenError with HTTP 503", err)
 	}
 	wantRequests(t, f, 3)
+	// Found expired, the token is dropped from memory, not only refused.
+	if got := cachedTokens(tokens); got != 0 {
+		t.Errorf("got %d cached tokens after expiry, want 0", got)
+	}
 }
 
 func TestClose(t *testing.T) {
@@ -428,4 +433,60 @@ func TestClose(t *testing.T) {
 		t.Fatal("Token after Close succeeded, want an error")
 	}
 	wantRequests(t, f, 1)
+}
+
+// TestCloseLeavesNoGoroutine: the cache runs nothing in the background, so a
+// process that makes and closes caches (every test of the server does) keeps
+// no goroutine per cache.
+func TestCloseLeavesNoGoroutine(t *testing.T) {
+	before := runtime.NumGoroutine()
+	for range 10 {
+		New(Options{}).Close()
+	}
+	// Goroutines of earlier tests may still be ending; none may be added.
+	if after := runtime.NumGoroutine(); after > before {
+		t.Errorf("got %d goroutines after making and closing 10 caches, want at most the %d before", after, before)
+	}
+}
+
+// TestCacheIsBounded: a tenant churning credentials cannot grow the cache past
+// MaxTokens; the token that expires first makes room, and expired tokens go
+// before any valid one.
+func TestCacheIsBounded(t *testing.T) {
+	f := newFake(t, "a")
+	clk := clocktest.New(testNow)
+	tokens := newTokens(t, Options{Now: clk.Now, MaxTokens: 2})
+	withAudience := func(aud string) callout.Auth0 {
+		a := f.Settings()
+		a.Audience = aud
+		return a
+	}
+	one, two, three, four := withAudience("one"), withAudience("two"), withAudience("three"), withAudience("four")
+
+	mustToken(t, tokens, one, "a-tok-1")
+	clk.Add(time.Second)
+	mustToken(t, tokens, two, "a-tok-2")
+	clk.Add(time.Second)
+	mustToken(t, tokens, three, "a-tok-3") // evicts one, which expires first
+	if got := cachedTokens(tokens); got != 2 {
+		t.Fatalf("got %d cached tokens, want 2", got)
+	}
+	mustToken(t, tokens, two, "a-tok-2")
+	mustToken(t, tokens, three, "a-tok-3")
+	wantRequests(t, f, 3)
+	mustToken(t, tokens, one, "a-tok-4") // evicts two
+	wantRequests(t, f, 4)
+	mustToken(t, tokens, three, "a-tok-3")
+
+	clk.Add(2 * time.Hour) // every cached token has expired
+	mustToken(t, tokens, four, "a-tok-5")
+	if got := cachedTokens(tokens); got != 1 {
+		t.Errorf("got %d cached tokens, want only the new one", got)
+	}
+}
+
+func cachedTokens(t *Tokens) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.tokens)
 }
