@@ -60,21 +60,24 @@ func (c *Claims) CanAccess(manufacturerID string) bool {
 	}
 }
 
-// check validates the claims Callout adds to the registered ones.
-func (c *Claims) check() error {
+// checkRole applies the rules of SPEC §6 to a token's role and manufacturer,
+// for Verify and Mint alike. When they are broken, it names the one at
+// fault, "role" or "manufacturer", and says why in a message fit for the
+// caller of the API.
+func checkRole(role Role, manufacturer string) (field, msg string) {
 	switch {
-	case !c.Role.Valid():
-		return unauthorized("the token's role must be platform, admin or app", nil)
-	case c.Role.scoped() && c.Manufacturer == "":
-		return unauthorized("an admin or app token needs an mfr claim", nil)
-	case c.Role.scoped() && !callout.ValidID(c.Manufacturer):
-		return unauthorized("the token's mfr claim must be a manufacturer id: 1 to 64 letters, digits, '.', '_' or '-'", nil)
-	case c.Role == RolePlatform && c.Manufacturer != "":
+	case !role.Valid():
+		return "role", "the token's role must be platform, admin or app"
+	case role.scoped() && manufacturer == "":
+		return "manufacturer", "an admin or app token needs an mfr claim"
+	case role.scoped() && !callout.ValidID(manufacturer):
+		return "manufacturer", "the token's mfr claim must be a manufacturer id: 1 to 64 letters, digits, '.', '_' or '-'"
+	case role == RolePlatform && manufacturer != "":
 		// A platform token acts for every manufacturer; one naming a
 		// manufacturer is ambiguous, and refusing it is the safe reading.
-		return unauthorized("a platform token must not have an mfr claim", nil)
+		return "manufacturer", "a platform token must not have an mfr claim"
 	}
-	return nil
+	return "", ""
 }
 
 // Verifier checks API tokens. It is safe for concurrent use.
@@ -116,8 +119,8 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 	if err != nil {
 		return nil, parseError(parsed, err)
 	}
-	if err := claims.check(); err != nil {
-		return nil, err
+	if _, msg := checkRole(claims.Role, claims.Manufacturer); msg != "" {
+		return nil, unauthorized(msg, nil)
 	}
 	return claims, nil
 }
@@ -173,13 +176,8 @@ func Mint(secret []byte, role Role, manufacturer string, ttl time.Duration, now 
 	if len(secret) == 0 {
 		fe.Add("secret", "is required")
 	}
-	switch {
-	case !role.Valid():
-		fe.Add("role", "must be platform, admin or app")
-	case role.scoped() && !callout.ValidID(manufacturer):
-		fe.Add("manufacturer", "must be a manufacturer id (1 to 64 letters, digits, '.', '_' or '-') for an %s token", role)
-	case role == RolePlatform && manufacturer != "":
-		fe.Add("manufacturer", "must be empty for a platform token")
+	if field, msg := checkRole(role, manufacturer); msg != "" {
+		fe.Add(field, "%s", msg)
 	}
 	if ttl <= 0 {
 		fe.Add("ttl", "must be positive")
