@@ -57,6 +57,9 @@ func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 // New opens the store and wires every part. version names Callout to
 // manufacturers in the User-Agent header.
 func New(ctx context.Context, cfg *config.Config, secrets *config.Secrets, log *slog.Logger, version string) (*Server, error) {
+	if err := auth.CheckSecret(secrets.JWTSecret); err != nil {
+		return nil, fmt.Errorf("CALLOUT_JWT_SECRET: %w", err)
+	}
 	box, err := secret.NewBox(secrets.SecretKey)
 	if err != nil {
 		return nil, err
