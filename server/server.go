@@ -18,6 +18,7 @@ import (
 
 	"github.com/callout/callout"
 	"github.com/callout/callout/auth"
+	"github.com/callout/callout/auth0"
 	"github.com/callout/callout/config"
 	"github.com/callout/callout/dispatch"
 	"github.com/callout/callout/gateway"
@@ -52,7 +53,7 @@ type Server struct {
 	cfg     *config.Config
 	log     *slog.Logger
 	store   *store.Store
-	tokens  *auth.Auth0Tokens
+	tokens  *auth0.Tokens
 	handler http.Handler
 }
 
@@ -72,6 +73,9 @@ func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 // New opens the store and wires every part. version names Callout to
 // manufacturers in the User-Agent header.
 func New(ctx context.Context, cfg *config.Config, secrets *config.Secrets, log *slog.Logger, version string) (*Server, error) {
+	if err := auth.CheckSecret(secrets.JWTSecret); err != nil {
+		return nil, fmt.Errorf("CALLOUT_JWT_SECRET: %w", err)
+	}
 	box, err := secret.NewBox(secrets.SecretKey)
 	if err != nil {
 		return nil, err
@@ -94,7 +98,7 @@ func New(ctx context.Context, cfg *config.Config, secrets *config.Secrets, log *
 
 	policy := webhook.Policy{AllowPrivateNetworks: cfg.AllowPrivateNetworks, AllowInsecureHTTP: cfg.AllowInsecureHTTP}
 	hc := webhook.NewHTTPClient(policy)
-	tokens := auth.NewAuth0Tokens(auth.Auth0Options{HTTPClient: hc, OnFetch: m.TokenRequest})
+	tokens := auth0.New(auth0.Options{HTTPClient: hc, OnFetch: m.TokenRequest})
 	client := webhook.New(webhook.Options{
 		HTTPClient:       hc,
 		Policy:           policy,

@@ -27,7 +27,7 @@ import (
 )
 
 // Tokens hands out Auth0 access tokens, cached and shared between callouts.
-// *auth.Auth0Tokens is one. An error from Token must never hold a secret: its
+// *auth0.Tokens is one. An error from Token must never hold a secret: its
 // text is shown to administrators.
 type Tokens interface {
 	// Token returns a valid access token for the credentials.

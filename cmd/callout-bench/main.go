@@ -116,12 +116,8 @@ func measure(ctx context.Context, opts options, stdout, stderr io.Writer) error 
 	}
 	defer hook.srv.Close()
 	b.hook = hook
-	auth0, err := startAuth0()
-	if err != nil {
-		return err
-	}
-	defer auth0.srv.Close()
-	b.auth0 = auth0
+	b.auth0 = startAuth0()
+	defer b.auth0.Close()
 	if b.refused, err = refusedURL(); err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/callout/callout/auth"
 	"github.com/callout/callout/config"
+	"github.com/callout/callout/internal/fakeauth0"
 	"github.com/callout/callout/payload"
 	"github.com/callout/callout/server"
 )
@@ -146,29 +147,15 @@ func (f *fakeWebhook) captured() ([]byte, http.Header, error) {
 	return f.body, f.header.Clone(), nil
 }
 
-// fakeAuth0 is an Auth0 tenant's token endpoint that counts its requests.
-type fakeAuth0 struct {
-	srv      *http.Server
-	url      string
-	requests atomic.Int64
-}
-
-func startAuth0() (*fakeAuth0, error) {
-	a := &fakeAuth0{}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /oauth/token", func(w http.ResponseWriter, r *http.Request) {
-		a.requests.Add(1)
-		_, _ = io.Copy(io.Discard, r.Body)
+// startAuth0 starts the Auth0 tenant, which counts its token requests. Every
+// token it hands out is benchAccessToken, which the fake webhook checks.
+func startAuth0() *fakeauth0.Server {
+	a := fakeauth0.New("bench")
+	a.Respond(func(w http.ResponseWriter, _ fakeauth0.Request) {
 		time.Sleep(tokenDelay)
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = fmt.Fprintf(w, `{"access_token": %q, "token_type": "Bearer", "expires_in": 3600}`, benchAccessToken)
+		fakeauth0.WriteToken(w, benchAccessToken, 3600)
 	})
-	srv, u, err := serve("auth0", mux)
-	if err != nil {
-		return nil, err
-	}
-	a.srv, a.url = srv, u
-	return a, nil
+	return a
 }
 
 // startProxy starts the baseline: a plain reverse proxy to target, with the
