@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -75,9 +76,34 @@ func TestAuthentication(t *testing.T) {
 		enc([]byte(fmt.Sprintf(`{"role":"platform","exp":%d}`, time.Now().Add(time.Hour).Unix()))) + "."
 	for name, tok := range map[string]string{"none": "", "garbage": "not-a-jwt", "expired": expired, "forged": forged, "alg none": algNone} {
 		t.Run(name, func(t *testing.T) {
-			expect(t, tn.call("GET", path, tok, nil), 401, "unauthorized")
+			r := tn.call("GET", path, tok, nil)
+			expect(t, r, 401, "unauthorized")
+			want := `Bearer realm="callout", error="invalid_token"`
+			if tok == "" {
+				want = `Bearer realm="callout"`
+			}
+			if got := r.header.Get("WWW-Authenticate"); got != want {
+				t.Errorf("WWW-Authenticate %q, want %q", got, want)
+			}
 		})
 	}
+	t.Run("two Authorization headers", func(t *testing.T) {
+		good := tn.token(auth.RolePlatform, "")
+		req, err := http.NewRequest("GET", tn.url+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Add("Authorization", "Bearer "+good)
+		req.Header.Add("Authorization", "Bearer "+forged)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 400 {
+			t.Errorf("status %d for two Authorization headers, want 400", resp.StatusCode)
+		}
+	})
 	t.Run("wrong role is 403", func(t *testing.T) {
 		expect(t, tn.app.do("PUT", path, map[string]string{"name": "x"}), 403, "forbidden")
 		expect(t, tn.app.do("GET", path, nil), 403, "forbidden")

@@ -263,6 +263,15 @@ func (s *Server) handleError(err error, c echo.Context) {
 		s.log.ErrorContext(c.Request().Context(), "request failed", "method", c.Request().Method, "path", c.Path(), "code", p.Code, "error", err)
 	}
 	setRetryAfter(c, p.RetryAfter)
+	if p.Status == http.StatusUnauthorized {
+		// RFC 6750 §3: say which scheme is wanted, and whether the token
+		// given was the trouble.
+		challenge := `Bearer realm="callout"`
+		if c.Request().Header.Get("Authorization") != "" {
+			challenge += `, error="invalid_token"`
+		}
+		c.Response().Header().Set("WWW-Authenticate", challenge)
+	}
 	if werr := c.Blob(p.Status, "application/problem+json", body); werr != nil {
 		s.log.DebugContext(c.Request().Context(), "writing a response", "error", werr)
 	}

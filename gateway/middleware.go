@@ -69,6 +69,10 @@ func (s *Server) recover(next echo.HandlerFunc) echo.HandlerFunc {
 // authenticate requires a valid bearer JWT on every /v1 route.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if len(c.Request().Header.Values("Authorization")) > 1 {
+			// Proxies and servers disagree on which of two wins: refuse both.
+			return callout.Errorf(callout.ECodeBadRequest, "the request has more than one Authorization header; send one")
+		}
 		header := c.Request().Header.Get("Authorization")
 		scheme, token, ok := strings.Cut(header, " ")
 		if header == "" {
