@@ -96,6 +96,9 @@ func (s *Store) commit() {
 			}
 		}
 		s.commitBatch(batch)
+		// The slots beyond the next batch's width would otherwise keep
+		// these requests, and the documents their closures hold, alive.
+		clear(batch)
 	}
 }
 
