@@ -29,6 +29,12 @@ const (
 	DefaultLogFormat       = "json"
 )
 
+// MinSubmissionLease is the shortest submission lease accepted outside
+// development mode: the longest webhook timeout and a margin for recording
+// the answer. A claim that expired while its callout still ran would let
+// another process call the manufacturer a second time.
+const MinSubmissionLease = callout.MaxTimeoutMS*time.Millisecond + 10*time.Second
+
 // MinJWTSecretBytes is the shortest JWT secret accepted: HS256 wants a key at
 // least as long as its 32-byte output.
 const MinJWTSecretBytes = 32
@@ -171,6 +177,11 @@ func (c *Config) Validate() error {
 		if d.d <= 0 {
 			bad(d.env, "must be a positive duration, got %s", d.d)
 		}
+	}
+	// Tests of a process dying mid-callout need a lease of seconds.
+	if c.SubmissionLease > 0 && c.SubmissionLease < MinSubmissionLease && !c.Dev {
+		bad("CALLOUT_SUBMISSION_LEASE", "%s is shorter than the longest webhook timeout (%s) plus a margin: want at least %s (shorter only with --dev)",
+			c.SubmissionLease, callout.MaxTimeoutMS*time.Millisecond, MinSubmissionLease)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
