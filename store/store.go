@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -110,7 +111,9 @@ type Store struct {
 }
 
 // Open opens the database o selects, checks that it answers, and applies
-// pending migrations.
+// pending migrations. A SQLite database file that fails SQLite's quick
+// integrity check, or is empty where a database was before, is refused with
+// ErrDamaged.
 func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.Sealer == nil {
 		return nil, errors.New("store: a Sealer is required to keep webhook secrets encrypted")
@@ -122,7 +125,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
-	var err error
+	var (
+		err  error
+		path string // of the SQLite database
+	)
 	switch {
 	case strings.HasPrefix(o.URL, "postgres://"), strings.HasPrefix(o.URL, "postgresql://"):
 		s.dialect = DialectPostgres
@@ -141,6 +147,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		s.dialect = DialectSQLite
 		s.stmts = make(map[string]*sql.Stmt)
 		s.pending = make(map[string]struct{})
+		path = filepath.Join(o.DataDir, DatabaseFile)
 		dsn, err := sqliteDSN(o.DataDir)
 		if err != nil {
 			return nil, err
@@ -156,7 +163,16 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	}
 	if err := s.Ping(ctx); err != nil {
 		s.db.Close()
+		if detail, ok := damage(err); ok {
+			return nil, damaged(path, detail)
+		}
 		return nil, err
+	}
+	if s.dialect == DialectSQLite {
+		if err := s.quickCheck(ctx, path, quickCheckTimeout); err != nil {
+			s.db.Close()
+			return nil, err
+		}
 	}
 	if err := s.Migrate(ctx); err != nil {
 		s.db.Close()
