@@ -104,19 +104,11 @@ type DB struct {
 
 // Default returns the configuration used when nothing is set.
 func Default() *Config {
-	return &Config{
-		Listen:                DefaultListen,
-		DataDir:               DefaultDataDir,
-		MaxRequestBytes:       callout.DefaultMaxRequestBytes,
-		MaxPayloadBytes:       callout.DefaultMaxPayloadBytes,
-		MaxResponseBytes:      callout.DefaultMaxResponseBytes,
-		MaxConcurrentCallouts: callout.DefaultMaxConcurrentCallouts,
-		DeliveryRetention:     DefaultDeliveryRetention,
-		ShutdownTimeout:       DefaultShutdownTimeout,
-		SubmissionLease:       callout.DefaultSubmissionLease,
-		LogLevel:              DefaultLogLevel,
-		LogFormat:             DefaultLogFormat,
+	c := &Config{}
+	for _, s := range settings {
+		s.reset(c)
 	}
+	return c
 }
 
 // applyDev turns on what development mode implies. It only ever loosens, so

@@ -45,7 +45,7 @@ func TestValidate(t *testing.T) {
 		{"lease shorter than a webhook timeout", func(c *Config) { c.SubmissionLease = 30 * time.Second }, "CALLOUT_SUBMISSION_LEASE"},
 		{"lease without margin", func(c *Config) { c.SubmissionLease = MinSubmissionLease - time.Second }, "CALLOUT_SUBMISSION_LEASE"},
 		{"lease at the minimum", func(c *Config) { c.SubmissionLease = MinSubmissionLease }, ""},
-		{"short lease in development", func(c *Config) { c.SubmissionLease, c.Dev = 2 * time.Second, true }, ""},
+		{"short lease in development", func(c *Config) { c.SubmissionLease, c.Dev = 2*time.Second, true }, ""},
 		{"log level", func(c *Config) { c.LogLevel = "trace" }, "CALLOUT_LOG_LEVEL"},
 		{"log level upper case", func(c *Config) { c.LogLevel = "INFO" }, "CALLOUT_LOG_LEVEL"},
 		{"log format", func(c *Config) { c.LogFormat = "logfmt" }, "CALLOUT_LOG_FORMAT"},
