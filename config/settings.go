@@ -15,9 +15,8 @@ import (
 // setting declares one configuration key, once: its YAML key (dotted when
 // nested), from which its environment variable and flag names are derived;
 // whether it is a flag; whether it is a secret; and its field of Config with
-// its default.
-// Default, Flags, Load (with its unknown-key check) and LogValue are all
-// produced from the table of settings.
+// its default. Default, Flags, Load (with its unknown-key check) and
+// LogValue are all produced from the table of settings.
 type setting struct {
 	key string
 	// flag makes the setting a command-line flag too, with usage as its

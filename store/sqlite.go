@@ -87,9 +87,9 @@ func damaged(path, detail string) error {
 // checkNotEmptied refuses an empty database file in a directory that holds
 // anything else, such as the generated key files or the write-ahead log:
 // SQLite would take the empty file for a new database and start afresh,
-// losing every record without a word. A new database is never left empty:
-// SQLite writes its first page as soon as it opens the file, before any
-// other file of the directory is used.
+// losing every record without a word. A new database is empty only from
+// its creation in sqliteDSN to the first connection, which writes its first
+// page.
 func checkNotEmptied(dir, path string) error {
 	info, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
