@@ -29,6 +29,12 @@ const (
 	DefaultLogFormat       = "json"
 )
 
+// MinSubmissionLease is the shortest submission lease accepted outside
+// development mode: the longest webhook timeout and a margin for recording
+// the answer. A claim that expired while its callout still ran would let
+// another process call the manufacturer a second time.
+const MinSubmissionLease = callout.MaxTimeoutMS*time.Millisecond + 10*time.Second
+
 // MinJWTSecretBytes is the shortest JWT secret accepted: HS256 wants a key at
 // least as long as its 32-byte output.
 const MinJWTSecretBytes = 32
@@ -98,19 +104,11 @@ type DB struct {
 
 // Default returns the configuration used when nothing is set.
 func Default() *Config {
-	return &Config{
-		Listen:                DefaultListen,
-		DataDir:               DefaultDataDir,
-		MaxRequestBytes:       callout.DefaultMaxRequestBytes,
-		MaxPayloadBytes:       callout.DefaultMaxPayloadBytes,
-		MaxResponseBytes:      callout.DefaultMaxResponseBytes,
-		MaxConcurrentCallouts: callout.DefaultMaxConcurrentCallouts,
-		DeliveryRetention:     DefaultDeliveryRetention,
-		ShutdownTimeout:       DefaultShutdownTimeout,
-		SubmissionLease:       callout.DefaultSubmissionLease,
-		LogLevel:              DefaultLogLevel,
-		LogFormat:             DefaultLogFormat,
+	c := &Config{}
+	for _, s := range settings {
+		s.reset(c)
 	}
+	return c
 }
 
 // applyDev turns on what development mode implies. It only ever loosens, so
@@ -171,6 +169,11 @@ func (c *Config) Validate() error {
 		if d.d <= 0 {
 			bad(d.env, "must be a positive duration, got %s", d.d)
 		}
+	}
+	// Tests of a process dying mid-callout need a lease of seconds.
+	if c.SubmissionLease > 0 && c.SubmissionLease < MinSubmissionLease && !c.Dev {
+		bad("CALLOUT_SUBMISSION_LEASE", "%s is shorter than the longest webhook timeout (%s) plus a margin: want at least %s (shorter only with --dev)",
+			c.SubmissionLease, callout.MaxTimeoutMS*time.Millisecond, MinSubmissionLease)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -244,6 +244,7 @@ func TestLoadBadValues(t *testing.T) {
 		{"conns not a number", nil, []string{"CALLOUT_DB_MAX_OPEN_CONNS=ten"}, []string{`CALLOUT_DB_MAX_OPEN_CONNS: "ten" is not a whole number`}},
 		{"bad duration", nil, []string{"CALLOUT_DELIVERY_RETENTION=30d"}, []string{`CALLOUT_DELIVERY_RETENTION: "30d" is not a duration`}},
 		{"negative duration", nil, []string{"CALLOUT_DB_CONN_MAX_LIFETIME=-1s"}, []string{`CALLOUT_DB_CONN_MAX_LIFETIME: "-1s" must not be negative`}},
+		{"short lease", nil, []string{"CALLOUT_SUBMISSION_LEASE=1m"}, []string{"CALLOUT_SUBMISSION_LEASE: 1m0s is shorter than the longest webhook timeout (1m0s) plus a margin: want at least 1m10s"}},
 		{"zero duration", nil, []string{"CALLOUT_SHUTDOWN_TIMEOUT=0s"}, []string{"CALLOUT_SHUTDOWN_TIMEOUT: must be a positive duration"}},
 		{"bad bool", nil, []string{"CALLOUT_DEV=yes"}, []string{`CALLOUT_DEV: "yes" is not a boolean`}},
 		{"bad log level", nil, []string{"CALLOUT_LOG_LEVEL=verbose"}, []string{`CALLOUT_LOG_LEVEL: "verbose" is not one of`}},

@@ -15,32 +15,28 @@ const urlRedacted = "xxxxx"
 
 // LogValue shows the configuration to log/slog with the secrets replaced: the
 // JWT secret, the secret key and any password in the database URL. An unset
-// secret shows as "", so a log still tells whether one was given.
+// secret shows as "", so a log still tells whether one was given. Nested keys
+// (db.max_open_conns) show in their group.
 func (c Config) LogValue() slog.Value {
-	return slog.GroupValue(
-		slog.String("listen", c.Listen),
-		slog.String("data_dir", c.DataDir),
-		slog.String("database_url", redactURL(c.DatabaseURL)),
-		slog.String("jwt_secret", redact(c.JWTSecret)),
-		slog.String("secret_key", redact(c.SecretKey)),
-		slog.Bool("allow_private_networks", c.AllowPrivateNetworks),
-		slog.Bool("allow_insecure_http", c.AllowInsecureHTTP),
-		slog.Bool("dev", c.Dev),
-		slog.Int64("max_request_bytes", c.MaxRequestBytes),
-		slog.Int64("max_payload_bytes", c.MaxPayloadBytes),
-		slog.Int64("max_response_bytes", c.MaxResponseBytes),
-		slog.Int("max_concurrent_callouts", c.MaxConcurrentCallouts),
-		slog.Duration("delivery_retention", c.DeliveryRetention),
-		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
-		slog.Duration("submission_lease", c.SubmissionLease),
-		slog.String("log_level", c.LogLevel),
-		slog.String("log_format", c.LogFormat),
-		slog.Group("db",
-			slog.Int("max_open_conns", c.DB.MaxOpenConns),
-			slog.Int("max_idle_conns", c.DB.MaxIdleConns),
-			slog.Duration("conn_max_lifetime", c.DB.ConnMaxLifetime),
-		),
-	)
+	var attrs []slog.Attr
+	for _, s := range settings {
+		v := s.show(&c)
+		if s.redact != nil {
+			v = slog.StringValue(s.redact(v.String()))
+		}
+		group, key, nested := strings.Cut(s.key, ".")
+		if !nested {
+			attrs = append(attrs, slog.Attr{Key: s.key, Value: v})
+			continue
+		}
+		// The settings of a group are listed together.
+		if last := len(attrs) - 1; last >= 0 && attrs[last].Key == group {
+			attrs[last].Value = slog.GroupValue(append(attrs[last].Value.Group(), slog.Attr{Key: key, Value: v})...)
+		} else {
+			attrs = append(attrs, slog.Group(group, slog.Attr{Key: key, Value: v}))
+		}
+	}
+	return slog.GroupValue(attrs...)
 }
 
 // String shows the configuration as key=value pairs with the secrets

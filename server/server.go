@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -55,7 +56,23 @@ type Server struct {
 	store   *store.Store
 	tokens  *auth0.Tokens
 	handler http.Handler
+
+	// pruner is the store, as the retention pruner sees it.
+	pruner pruner
+	// closed ends when Close is called; pruning counts the running pruner,
+	// which Close waits for so that it never prunes a closed store.
+	closed  context.Context
+	stop    context.CancelFunc
+	pruning sync.WaitGroup
 }
+
+// pruner deletes what the retention rules let go.
+type pruner interface {
+	PruneDeliveries(ctx context.Context, before time.Time, batch int) (int64, error)
+	PruneIdempotency(ctx context.Context, before time.Time) (int64, error)
+}
+
+var _ pruner = (*store.Store)(nil)
 
 // NewLogger returns the JSON or text logger of cfg, adding the request id of
 // the context to every line.
@@ -129,7 +146,9 @@ func New(ctx context.Context, cfg *config.Config, secrets *config.Secrets, log *
 		Metrics:      m,
 		Gatherer:     reg,
 	})
-	return &Server{version: version, cfg: cfg, log: log, store: st, tokens: tokens, handler: api}, nil
+	closed, stop := context.WithCancel(context.Background())
+	return &Server{version: version, cfg: cfg, log: log, store: st, tokens: tokens, handler: api,
+		pruner: st, closed: closed, stop: stop}, nil
 }
 
 // Serve answers on ln until ctx ends, then lets in-flight requests (and so
@@ -141,7 +160,13 @@ func (a *Server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
-	go a.prune(ctx)
+	pctx, cancel := context.WithCancel(ctx)
+	stopOnClose := context.AfterFunc(a.closed, cancel)
+	a.pruning.Go(func() {
+		defer stopOnClose()
+		defer cancel()
+		a.prune(pctx)
+	})
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	a.log.Info("callout serving", "addr", ln.Addr().String(), "version", a.version, "database", a.store.Dialect())
@@ -159,18 +184,19 @@ func (a *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// prune deletes expired deliveries and idempotency records every hour.
+// prune deletes expired deliveries and idempotency records every hour, until
+// ctx ends.
 func (a *Server) prune(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
 		now := time.Now()
-		if n, err := a.store.PruneDeliveries(ctx, now.Add(-a.cfg.DeliveryRetention), store.DefaultPruneBatch); err != nil {
+		if n, err := a.pruner.PruneDeliveries(ctx, now.Add(-a.cfg.DeliveryRetention), store.DefaultPruneBatch); err != nil {
 			a.log.Error("pruning deliveries", "error", err)
 		} else if n > 0 {
 			a.log.Info("pruned deliveries", "count", n)
 		}
-		if _, err := a.store.PruneIdempotency(ctx, now.Add(-callout.IdempotencyWindow)); err != nil {
+		if _, err := a.pruner.PruneIdempotency(ctx, now.Add(-callout.IdempotencyWindow)); err != nil {
 			a.log.Error("pruning idempotency keys", "error", err)
 		}
 		select {
@@ -187,8 +213,11 @@ func (a *Server) Handler() http.Handler { return a.handler }
 // Store is the server's store.
 func (a *Server) Store() *store.Store { return a.store }
 
-// Close releases the store and the token cache.
+// Close stops the retention pruner and waits for it, then releases the store
+// and the token cache.
 func (a *Server) Close() error {
+	a.stop()
+	a.pruning.Wait()
 	if a.tokens != nil {
 		a.tokens.Close()
 	}

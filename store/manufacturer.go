@@ -59,3 +59,16 @@ func (s *Store) getManufacturer(ctx context.Context, q querier, id string) (*cal
 	m.CreatedAt, m.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return m, nil
 }
+
+// manufacturerExists returns NotFound when the manufacturer does not exist.
+func (s *Store) manufacturerExists(ctx context.Context, q querier, id string) error {
+	var one int
+	err := s.queryRow(ctx, q, `SELECT 1 FROM manufacturers WHERE id = ?`, id).Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return notFoundManufacturer(id)
+	case err != nil:
+		return fmt.Errorf("reading manufacturer %s: %w", id, err)
+	}
+	return nil
+}

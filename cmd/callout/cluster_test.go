@@ -130,7 +130,8 @@ func TestClusterProcessDiesMidSubmission(t *testing.T) {
 	}))
 	defer mfr.Close()
 	const lease = 2 * time.Second
-	procs := cluster(t, 2, "CALLOUT_SUBMISSION_LEASE="+lease.String())
+	// A lease this short is allowed only in development mode.
+	procs := cluster(t, 2, "CALLOUT_SUBMISSION_LEASE="+lease.String(), "CALLOUT_DEV=true")
 	setUp(procs[0], mfr.URL, `{"type": "none"}`)
 
 	var killed time.Time
