@@ -364,7 +364,8 @@ func TestFillResponseBody(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := manufacturer(t, answering(http.StatusBadRequest, tt.body))
+			srv := manufacturer(t, nil)
+			srv.Answer(http.StatusBadRequest, tt.body)
 			res := call(t, newClient(t, webhook.Options{}), newHook(callout.KindSubmission, srv.URL))
 			var d callout.Delivery
 			res.Fill(&d)
