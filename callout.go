@@ -27,8 +27,9 @@ func (k Kind) Valid() bool { return k == KindSubmission || k == KindPricing }
 // customers and jobs.
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
-// ValidID reports whether id matches the id pattern [A-Za-z0-9._-]{1,64}.
-func ValidID(id string) bool { return idPattern.MatchString(id) }
+// ValidID reports whether id matches the id pattern [A-Za-z0-9._-]{1,64}
+// and is not "." or "..", which clients that normalise URLs cannot address.
+func ValidID(id string) bool { return id != "." && id != ".." && idPattern.MatchString(id) }
 
 // CheckID returns a validation_failed error naming field when id is not a
 // valid id.
@@ -36,7 +37,7 @@ func CheckID(field, id string) error {
 	if ValidID(id) {
 		return nil
 	}
-	return Invalid(FieldError{Field: field, Message: fmt.Sprintf("%q is not a valid id: use 1 to 64 letters, digits, '.', '_' or '-'", Truncate(id, 80))})
+	return Invalid(FieldError{Field: field, Message: fmt.Sprintf("%q is not a valid id: use 1 to 64 letters, digits, '.', '_' or '-' (but not . or .. alone)", Truncate(id, 80))})
 }
 
 // Redacted stands in for a secret wherever one would otherwise be shown.

@@ -1,6 +1,9 @@
 package callout
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestTruncate(t *testing.T) {
 	tests := []struct {
@@ -17,6 +20,31 @@ func TestTruncate(t *testing.T) {
 	for _, tt := range tests {
 		if got := Truncate(tt.s, tt.n); got != tt.want {
 			t.Errorf("Truncate(%q, %d) = %q, want %q", tt.s, tt.n, got, tt.want)
+		}
+	}
+}
+
+func TestValidID(t *testing.T) {
+	tests := []struct {
+		id   string
+		want bool
+	}{
+		{"338167", true},
+		{"a.b_c-D", true},
+		{"...", true},
+		{".x", true},
+		{strings.Repeat("a", 64), true},
+		{"", false},
+		{".", false},  // a URL-normalising client cannot address it
+		{"..", false}, // nor this
+		{strings.Repeat("a", 65), false},
+		{"a/b", false},
+		{"a b", false},
+		{"é", false},
+	}
+	for _, tt := range tests {
+		if got := ValidID(tt.id); got != tt.want {
+			t.Errorf("ValidID(%q) = %t, want %t", tt.id, got, tt.want)
 		}
 	}
 }

@@ -17,6 +17,7 @@ const (
 	ECodeNotFound          = "not_found"              // 404
 	ECodeMethodNotAllowed  = "method_not_allowed"     // 405
 	ECodeTooLarge          = "payload_too_large"      // 413
+	ECodeRequestTimeout    = "request_timeout"        // 408: the body arrived too slowly
 	ECodeJobSubmitted      = "job_submitted"          // 409: the documents of a submitted job cannot change
 	ECodeAlreadySubmitted  = "job_already_submitted"  // 409: submit on a submitted job
 	ECodeSubmitInProgress  = "submission_in_progress" // 409: another process holds the job's claim

@@ -1,6 +1,7 @@
 package callout
 
 import (
+	"bytes"
 	"encoding/json"
 	"time"
 )
@@ -104,4 +105,17 @@ type BreakdownNode struct {
 	Cost     json.Number     `json:"cost,omitempty"`
 	Collapse bool            `json:"collapse"`
 	Items    []BreakdownNode `json:"items"`
+}
+
+// marshal encodes v as JSON without HTML escaping: an outer encoder does not
+// undo the escaping of a value's own MarshalJSON, and customers' messages are
+// shown as written.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

@@ -22,4 +22,13 @@ const (
 	// beyond that, callouts would only wait inside the client, each holding
 	// its documents and built payload.
 	DefaultMaxConcurrentCallouts = 128
+	// DefaultMaxCalloutsPerManufacturer bounds those of one manufacturer, so
+	// that a manufacturer whose webhook hangs, and its callers, leave the
+	// rest of the capacity to the others.
+	DefaultMaxCalloutsPerManufacturer = 32
+	// DefaultMaxInflightBodyBytes bounds the request bodies being read and
+	// handled at once, in all, as declared: a handled body takes about three
+	// times its size at its peak (the body, the documents parsed out of it,
+	// the database's copy), so a burst of uploads peaks near 400 MB.
+	DefaultMaxInflightBodyBytes = 128 << 20
 )

@@ -1,7 +1,5 @@
 package callout
 
-import "net/http"
-
 // Outcome is how one callout ended. Every callout ends in exactly one outcome.
 type Outcome string
 
@@ -26,6 +24,10 @@ var Outcomes = []Outcome{
 	OutcomeCircuitOpen,
 }
 
+// statusTooManyRequests is HTTP 429, which counts as a breaker failure like a
+// 5xx: the manufacturer asks to be left alone.
+const statusTooManyRequests = 429
+
 // Valid reports whether o is a known outcome.
 func (o Outcome) Valid() bool {
 	for _, k := range Outcomes {
@@ -48,22 +50,7 @@ func (o Outcome) BreakerFailure(status int) bool {
 	case OutcomeDestinationBlocked, OutcomeCircuitOpen:
 		return false
 	}
-	return status >= 500 || status == http.StatusTooManyRequests
-}
-
-// HTTPStatus is the status Callout answers with when a callout ended in o.
-func (o Outcome) HTTPStatus() int {
-	switch o {
-	case OutcomeAccepted:
-		return http.StatusOK
-	case OutcomeRejected:
-		return http.StatusUnprocessableEntity
-	case OutcomeTimeout:
-		return http.StatusGatewayTimeout
-	case OutcomeCircuitOpen:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusBadGateway
+	return status >= 500 || status == statusTooManyRequests
 }
 
 // CustomerMessage is Callout's own message for a customer when a callout ended

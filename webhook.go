@@ -2,6 +2,7 @@ package callout
 
 import (
 	"encoding/base64"
+	"errors"
 	"net"
 	"net/url"
 	"strings"
@@ -141,11 +142,6 @@ func (w *Webhook) DefaultTimeout() time.Duration {
 // Timeout bounds a whole callout, token fetch and retries included.
 func (w *Webhook) Timeout() time.Duration { return time.Duration(w.TimeoutMS) * time.Millisecond }
 
-// URLPolicy says which webhook and Auth0 URLs are allowed.
-type URLPolicy struct {
-	AllowInsecureHTTP bool
-}
-
 // Validate checks every setting and returns a validation_failed error with one
 // message per bad field, named as in the API (auth.auth0.client_id).
 func (w *Webhook) Validate(p URLPolicy) error {
@@ -225,26 +221,42 @@ func SigningKey(secret string) ([]byte, error) {
 	return base64.StdEncoding.DecodeString(rest)
 }
 
-func checkURL(fe *FieldErrors, field, raw string, p URLPolicy) {
-	u, err := url.Parse(raw)
+// checkURL applies the URL policy to a webhook's or a tenant's URL, with a
+// message per broken rule, and returns the URL when it parsed.
+func checkURL(fe *FieldErrors, field, raw string, p URLPolicy) *url.URL {
+	u, err := p.CheckURL(raw)
+	var broken URLRule
+	if ue := (*URLError)(nil); errors.As(err, &ue) {
+		broken = ue.Rule
+	}
 	switch {
 	case raw == "":
 		fe.Add(field, "is required when the webhook is enabled")
-	case err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "":
+	case broken == URLNotAbsolute:
 		fe.Add(field, "must be an absolute URL such as https://erp.example.com/hooks/submit")
-	case u.User != nil:
+	case broken == URLCredentials:
 		fe.Add(field, "must not carry credentials; configure them under auth")
 	case u.Fragment != "":
 		fe.Add(field, "must not have a fragment")
-	case u.Scheme == "https":
-	case u.Scheme == "http" && p.AllowInsecureHTTP:
-	case u.Scheme == "http":
+	case broken == URLInsecureHTTP:
 		fe.Add(field, "must use https (plain http is allowed only with CALLOUT_ALLOW_INSECURE_HTTP=true)")
-	default:
+	case err != nil:
 		fe.Add(field, "must use https")
+	default:
+		checkHost(fe, field, u.Hostname(), p)
 	}
 	if len(raw) > 2048 {
 		fe.Add(field, "must be at most 2048 characters")
+	}
+	return u
+}
+
+// checkHost refuses a literal forbidden address (SPEC §7) when the
+// configuration is made, not only when the first callout is.
+func checkHost(fe *FieldErrors, field, host string, p URLPolicy) {
+	var ue *URLError
+	if errors.As(p.CheckHost(host), &ue) {
+		fe.Add(field, "must not name %s, %s; such addresses are allowed only with CALLOUT_ALLOW_PRIVATE_NETWORKS=true", ue.Addr, ue.Reason)
 	}
 }
 
@@ -253,8 +265,7 @@ func checkTenant(fe *FieldErrors, domain string, p URLPolicy) {
 	const field = "auth.auth0.tenant_domain"
 	if strings.Contains(domain, "://") {
 		n := len(*fe)
-		checkURL(fe, field, domain, p)
-		if u, err := url.Parse(domain); len(*fe) == n && err == nil && strings.Trim(u.Path, "/") != "" {
+		if u := checkURL(fe, field, domain, p); len(*fe) == n && strings.Trim(u.Path, "/") != "" {
 			fe.Add(field, "must be a host name or a base URL without a path")
 		}
 		return
@@ -265,7 +276,9 @@ func checkTenant(fe *FieldErrors, domain string, p URLPolicy) {
 	}
 	if host == "" || len(domain) > 253 || strings.ContainsAny(domain, "/?#@ \t") || hasControl(domain) {
 		fe.Add(field, "must be a host name such as example.au.auth0.com")
+		return
 	}
+	checkHost(fe, field, strings.Trim(host, "[]"), p)
 }
 
 func checkSecret(fe *FieldErrors, field, v string) {

@@ -134,11 +134,7 @@ func (a *Answer) readPricing(obj map[string]json.RawMessage) {
 	cost, ok := ParseCost(raw)
 	if !ok {
 		a.Outcome = callout.OutcomeBadResponse
-		what := kindOf(raw)
-		if what == "a JSON string" {
-			what = "a JSON string that does not hold a decimal number"
-		}
-		a.Detail = "the pricing answer has no usable cost: cost is " + what
+		a.Detail = "the pricing answer has no usable cost: " + unusableCost(raw)
 		return
 	}
 	a.Outcome = callout.OutcomeAccepted

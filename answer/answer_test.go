@@ -385,6 +385,9 @@ func TestParseCost(t *testing.T) {
 		{`"1e3"`, "1e3", true},
 		{`"0.10"`, "0.10", true},
 		{`"\u0031\u0032"`, "12", true},
+		{`1e-400`, "1e-400", true}, // reads as 0, still a finite number
+		{`1.7976931348623157e308`, "1.7976931348623157e308", true},
+		{`-1.7976931348623157e308`, "-1.7976931348623157e308", true},
 
 		{``, "", false},
 		{`null`, "", false},
@@ -411,9 +414,17 @@ func TestParseCost(t *testing.T) {
 		{`+5`, "", false},
 		{`5 6`, "", false},
 		{`"5`, "", false},
+		// Beyond a float64's range: JavaScript would read Infinity.
+		{`1e400`, "", false},
+		{`-1e400`, "", false},
+		{`"1e400"`, "", false},
+		{`"-1e400"`, "", false},
+		{`1.7976931348623159e308`, "", false},
+		{`1E99999999999999999999`, "", false},
+		{`1` + strings.Repeat("0", 400), "", false},
 	}
 	for _, tt := range tests {
-		t.Run(tt.raw, func(t *testing.T) {
+		t.Run(callout.Truncate(tt.raw, 40), func(t *testing.T) {
 			got, ok := ParseCost(json.RawMessage(tt.raw))
 			if got != tt.want || ok != tt.wantOK {
 				t.Errorf("ParseCost(%s) = %q, %v; want %q, %v", tt.raw, got, ok, tt.want, tt.wantOK)
@@ -444,6 +455,32 @@ func TestReadCostExact(t *testing.T) {
 		if want := `"cost":` + tt.want + `,`; !strings.Contains(string(b), want) {
 			t.Errorf("cost %s marshals as %s, want it to contain %s", tt.cost, b, want)
 		}
+	}
+}
+
+// TestReadCostBeyondFloat checks that a pricing answer whose cost does not
+// fit a float64 has no usable cost (SPEC §3), with a detail saying why.
+func TestReadCostBeyondFloat(t *testing.T) {
+	tests := []struct {
+		cost   string
+		detail string
+	}{
+		{`1e400`, "the pricing answer has no usable cost: cost 1e400 is beyond the range of a finite number (about ±1.8e308)"},
+		{`-1e400`, "the pricing answer has no usable cost: cost -1e400 is beyond the range of a finite number (about ±1.8e308)"},
+		{`"1e400"`, "the pricing answer has no usable cost: cost 1e400 is beyond the range of a finite number (about ±1.8e308)"},
+		{`1` + strings.Repeat("0", 400), "the pricing answer has no usable cost: cost 1" + strings.Repeat("0", 38) + "… is beyond the range of a finite number (about ±1.8e308)"},
+		{`"a lot"`, "the pricing answer has no usable cost: cost is a JSON string that does not hold a decimal number"},
+	}
+	for _, tt := range tests {
+		t.Run(callout.Truncate(tt.cost, 20), func(t *testing.T) {
+			a := Read(price, 200, []byte(`{"cost": `+tt.cost+`, "breakdown": [{"name": "a", "cost": 1}]}`))
+			if a.Outcome != callout.OutcomeBadResponse || a.Detail != tt.detail {
+				t.Errorf("Read = %s, %q; want bad_response, %q", a.Outcome, a.Detail, tt.detail)
+			}
+			if a.Cost != "" || len(a.Breakdown) != 0 {
+				t.Errorf("Cost = %q, Breakdown = %v; want none", a.Cost, a.Breakdown)
+			}
+		})
 	}
 }
 
@@ -551,6 +588,9 @@ func TestReadBreakdown(t *testing.T) {
 		{"invalid child", `[{"name":"a","items":[{"cost":1},{"name":"b"}]}]`,
 			[]callout.BreakdownNode{{Name: "a", Items: []callout.BreakdownNode{leaf("b", "")}}},
 			[]string{"breakdown: 1 node dropped: not an object with a non-empty string name"}},
+		{"costs beyond a float64", `[{"name":"a","cost":1e400},{"name":"b","cost":"-1e400"},{"name":"c","cost":1e308}]`,
+			[]callout.BreakdownNode{leaf("a", ""), leaf("b", ""), leaf("c", "1e308")},
+			[]string{"breakdown: 2 nodes kept without their unusable cost"}},
 		{"costs", `[{"name":"a","cost":"abc"},{"name":"b","cost":null},{"name":"c","cost":true},{"name":"d","cost":"-1.50"}]`,
 			[]callout.BreakdownNode{leaf("a", ""), leaf("b", ""), leaf("c", ""), leaf("d", "-1.50")},
 			[]string{"breakdown: 2 nodes kept without their unusable cost"}},

@@ -93,6 +93,9 @@ func (r *breakdownReader) node(raw json.RawMessage, level int) (callout.Breakdow
 	}
 	r.nodes++
 	n := callout.BreakdownNode{Name: name, Items: []callout.BreakdownNode{}}
+	// An unusable cost, 1e400 beyond a float64's range among them, is
+	// dropped and the node kept with a warning: its name still tells the
+	// customer something, and the answer's own cost is the price.
 	if c, ok := m["cost"]; ok && string(bytes.TrimSpace(c)) != "null" {
 		if cost, ok := ParseCost(c); ok {
 			n.Cost = cost

@@ -3,9 +3,12 @@ package answer
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/callout/callout"
 )
 
 // MaxExternalIDLength is the longest external id, in characters, that Read
@@ -63,8 +66,20 @@ func isZeroNumber(s string) bool {
 // A string must hold a number in JSON's own grammar (optional minus sign,
 // digits without leading zeros, optional fraction, optional exponent: "-5",
 // "332.96", "1e3"), because the cost is written out again as a JSON number;
-// "+5", ".5", "5." and " 5" are not usable.
+// "+5", ".5", "5." and " 5" are not usable. Nor is a number beyond the finite
+// range of a float64 (1e400, -1e400), which JavaScript and most JSON readers
+// would read as Infinity. A tiny one (1e-400) is kept: it reads as 0.
 func ParseCost(raw json.RawMessage) (json.Number, bool) {
+	n, ok := costText(raw)
+	if !ok || !finite(n) {
+		return "", false
+	}
+	return n, true
+}
+
+// costText reads a number in JSON's grammar, bare or in a JSON string,
+// whatever its size.
+func costText(raw json.RawMessage) (json.Number, bool) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
 		return "", false
@@ -80,6 +95,26 @@ func ParseCost(raw json.RawMessage) (json.Number, bool) {
 		return "", false
 	}
 	return json.Number(s), true
+}
+
+// finite reports whether the JSON number n is within the finite range of a
+// float64.
+func finite(n json.Number) bool {
+	_, err := strconv.ParseFloat(string(n), 64)
+	return !errors.Is(err, strconv.ErrRange)
+}
+
+// unusableCost says why raw, which ParseCost refused, is not a usable cost,
+// for an administrator.
+func unusableCost(raw json.RawMessage) string {
+	if n, ok := costText(raw); ok {
+		return "cost " + callout.Truncate(string(n), 40) + " is beyond the range of a finite number (about ±1.8e308)"
+	}
+	what := kindOf(raw)
+	if what == "a JSON string" {
+		what = "a JSON string that does not hold a decimal number"
+	}
+	return "cost is " + what
 }
 
 // isJSONNumber reports whether s is a number in JSON's grammar:

@@ -1,5 +1,5 @@
-// Package auth authenticates in both directions: it verifies and mints the
-// HS256 JWTs that callers of Callout's API present (jwt.go), and it obtains
-// and caches the Auth0 client-credentials tokens that Callout presents to
-// manufacturers' webhooks (auth0.go).
+// Package auth authenticates the callers of Callout's API: it verifies and
+// mints the HS256 JWTs they present, and judges whether a JWT secret is
+// strong enough to sign them. The tokens Callout itself presents to
+// manufacturers' webhooks come from package auth0.
 package auth

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -60,21 +61,55 @@ func (c *Claims) CanAccess(manufacturerID string) bool {
 	}
 }
 
-// check validates the claims Callout adds to the registered ones.
-func (c *Claims) check() error {
+// checkRole applies the rules of SPEC §6 to a token's role and manufacturer,
+// for Verify and Mint alike. When they are broken, it names the one at
+// fault, "role" or "manufacturer", and says why in a message fit for the
+// caller of the API.
+func checkRole(role Role, manufacturer string) (field, msg string) {
 	switch {
-	case !c.Role.Valid():
-		return unauthorized("the token's role must be platform, admin or app", nil)
-	case c.Role.scoped() && c.Manufacturer == "":
-		return unauthorized("an admin or app token needs an mfr claim", nil)
-	case c.Role.scoped() && !callout.ValidID(c.Manufacturer):
-		return unauthorized("the token's mfr claim must be a manufacturer id: 1 to 64 letters, digits, '.', '_' or '-'", nil)
-	case c.Role == RolePlatform && c.Manufacturer != "":
+	case !role.Valid():
+		return "role", "the token's role must be platform, admin or app"
+	case role.scoped() && manufacturer == "":
+		return "manufacturer", "an admin or app token needs an mfr claim"
+	case role.scoped() && !callout.ValidID(manufacturer):
+		return "manufacturer", "the token's mfr claim must be a manufacturer id: 1 to 64 letters, digits, '.', '_' or '-'"
+	case role == RolePlatform && manufacturer != "":
 		// A platform token acts for every manufacturer; one naming a
 		// manufacturer is ambiguous, and refusing it is the safe reading.
-		return unauthorized("a platform token must not have an mfr claim", nil)
+		return "manufacturer", "a platform token must not have an mfr claim"
 	}
-	return nil
+	return "", ""
+}
+
+// UnmarshalJSON refuses exp, nbf and iat given as strings. RFC 7519 §2 makes
+// them NumericDates, JSON numbers; the library alone would take a string of
+// digits too, and a token that bends the format is not one Callout minted.
+func (c *Claims) UnmarshalJSON(b []byte) error {
+	var times struct {
+		Exp json.RawMessage `json:"exp"`
+		Nbf json.RawMessage `json:"nbf"`
+		Iat json.RawMessage `json:"iat"`
+	}
+	if err := json.Unmarshal(b, &times); err != nil {
+		return err
+	}
+	for _, t := range []struct {
+		claim string
+		raw   json.RawMessage
+	}{{"exp", times.Exp}, {"nbf", times.Nbf}, {"iat", times.Iat}} {
+		if len(t.raw) > 0 && t.raw[0] == '"' {
+			return &stringDateError{claim: t.claim}
+		}
+	}
+	type plain Claims // without this method
+	return json.Unmarshal(b, (*plain)(c))
+}
+
+// stringDateError is a time claim given as a string.
+type stringDateError struct{ claim string }
+
+func (e *stringDateError) Error() string {
+	return "the token's " + e.claim + " claim must be a number of seconds, not a string"
 }
 
 // Verifier checks API tokens. It is safe for concurrent use.
@@ -116,15 +151,23 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 	if err != nil {
 		return nil, parseError(parsed, err)
 	}
-	if err := claims.check(); err != nil {
-		return nil, err
+	if _, msg := checkRole(claims.Role, claims.Manufacturer); msg != "" {
+		return nil, unauthorized(msg, nil)
 	}
 	return claims, nil
 }
 
-var errNoSecret = errors.New("no JWT secret is configured")
+var (
+	errNoSecret = errors.New("no JWT secret is configured")
+	errCrit     = errors.New("the token has a crit header")
+)
 
-func (v *Verifier) key(*jwt.Token) (any, error) {
+func (v *Verifier) key(t *jwt.Token) (any, error) {
+	// RFC 7515 §4.1.11: a recipient must refuse a token naming critical
+	// extensions it does not understand, and Callout understands none.
+	if _, ok := t.Header["crit"]; ok {
+		return nil, errCrit
+	}
 	if len(v.secret) == 0 {
 		return nil, errNoSecret
 	}
@@ -136,7 +179,10 @@ func (v *Verifier) key(*jwt.Token) (any, error) {
 // the token itself.
 func parseError(parsed *jwt.Token, err error) error {
 	var msg string
+	var stringDate *stringDateError
 	switch {
+	case errors.As(err, &stringDate):
+		msg = stringDate.Error()
 	case errors.Is(err, jwt.ErrTokenMalformed):
 		msg = "the token is not a well-formed JWT"
 	case parsed != nil && parsed.Header["alg"] != algorithm:
@@ -153,6 +199,8 @@ func parseError(parsed *jwt.Token, err error) error {
 		msg = "the token is not valid yet"
 	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
 		msg = "the token's iat claim is in the future"
+	case errors.Is(err, errCrit):
+		msg = "the token has a crit header, and Callout supports no critical extension"
 	case errors.Is(err, jwt.ErrTokenUnverifiable):
 		msg = "the token cannot be verified"
 	default:
@@ -173,13 +221,8 @@ func Mint(secret []byte, role Role, manufacturer string, ttl time.Duration, now 
 	if len(secret) == 0 {
 		fe.Add("secret", "is required")
 	}
-	switch {
-	case !role.Valid():
-		fe.Add("role", "must be platform, admin or app")
-	case role.scoped() && !callout.ValidID(manufacturer):
-		fe.Add("manufacturer", "must be a manufacturer id (1 to 64 letters, digits, '.', '_' or '-') for an %s token", role)
-	case role == RolePlatform && manufacturer != "":
-		fe.Add("manufacturer", "must be empty for a platform token")
+	if field, msg := checkRole(role, manufacturer); msg != "" {
+		fe.Add(field, "%s", msg)
 	}
 	if ttl <= 0 {
 		fe.Add("ttl", "must be positive")
@@ -200,4 +243,29 @@ func Mint(secret []byte, role Role, manufacturer string, ttl time.Duration, now 
 		return "", fmt.Errorf("sign %s token: %w", role, err)
 	}
 	return s, nil
+}
+
+// minSecretBytes is the fewest distinct byte values CheckSecret accepts. 32
+// random bytes, or their base64, hold about 30 (8 or fewer is less likely
+// than one in 10^20); a placeholder or a key held down holds fewer.
+const minSecretBytes = 8
+
+// CheckSecret refuses a JWT secret that is obviously weak: one made of fewer
+// than 8 distinct bytes, such as 32 spaces, 32 × 'a' or a short pattern
+// repeated, whose HS256 tokens anyone could forge. It cannot prove a secret
+// strong; its length is checked with the rest of the configuration. The
+// error says how to make a good secret and never holds the secret.
+func CheckSecret(secret []byte) error {
+	var seen [256]bool
+	distinct := 0
+	for _, b := range secret {
+		if !seen[b] {
+			seen[b] = true
+			distinct++
+		}
+	}
+	if distinct < minSecretBytes {
+		return fmt.Errorf("the JWT secret is too weak: it is made of %d distinct bytes, want at least %d; generate one with: head -c32 /dev/urandom | base64", distinct, minSecretBytes)
+	}
+	return nil
 }

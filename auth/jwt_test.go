@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +29,19 @@ func testVerifier() *Verifier {
 func sign(t *testing.T, m jwt.SigningMethod, key any, claims jwt.MapClaims) string {
 	t.Helper()
 	s, err := jwt.NewWithClaims(m, claims).SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// signWithHeader signs claims with HS256 and testSecret, adding header's
+// fields to the token's header.
+func signWithHeader(t *testing.T, header map[string]any, claims jwt.MapClaims) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
+	maps.Copy(tok.Header, header)
+	s, err := tok.SignedString(testSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,6 +134,14 @@ func TestVerifyRefuses(t *testing.T) {
 		{"app without mfr", sign(t, jwt.SigningMethodHS256, testSecret, jwt.MapClaims{"role": "app", "exp": exp}), "an admin or app token needs an mfr claim"},
 		{"mfr outside the id pattern", sign(t, jwt.SigningMethodHS256, testSecret, jwt.MapClaims{"role": "app", "mfr": "../104", "exp": exp}), "the token's mfr claim must be a manufacturer id: 1 to 64 letters, digits, '.', '_' or '-'"},
 		{"platform with mfr", sign(t, jwt.SigningMethodHS256, testSecret, jwt.MapClaims{"role": "platform", "mfr": "103", "exp": exp}), "a platform token must not have an mfr claim"},
+		// RFC 7519 §2: a NumericDate is a JSON number, never a string of digits.
+		{"exp as a string", sign(t, jwt.SigningMethodHS256, testSecret, jwt.MapClaims{"role": "platform", "exp": fmt.Sprint(exp)}), "the token's exp claim must be a number of seconds, not a string"},
+		{"nbf as a string", sign(t, jwt.SigningMethodHS256, testSecret, jwt.MapClaims{"role": "platform", "exp": exp, "nbf": fmt.Sprint(testNow.Unix())}), "the token's nbf claim must be a number of seconds, not a string"},
+		{"iat as a string", sign(t, jwt.SigningMethodHS256, testSecret, jwt.MapClaims{"role": "platform", "exp": exp, "iat": fmt.Sprint(testNow.Unix())}), "the token's iat claim must be a number of seconds, not a string"},
+		// RFC 7515 §4.1.11: a recipient must refuse critical extensions it
+		// does not understand, and Callout understands none.
+		{"crit header", signWithHeader(t, map[string]any{"crit": []string{"exp"}}, jwt.MapClaims{"role": "platform", "exp": exp}), "the token has a crit header, and Callout supports no critical extension"},
+		{"empty crit header", signWithHeader(t, map[string]any{"crit": []string{}}, jwt.MapClaims{"role": "platform", "exp": exp}), "the token has a crit header, and Callout supports no critical extension"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := testVerifier().Verify(tc.token)
@@ -222,6 +244,40 @@ func TestMintRefusesBadInput(t *testing.T) {
 			}
 			if len(e.Fields) != 1 || e.Fields[0].Field != tc.field {
 				t.Errorf("got fields %+v, want one for %q", e.Fields, tc.field)
+			}
+		})
+	}
+}
+
+func TestCheckSecret(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		secret string
+		ok     bool
+	}{
+		{"random base64", "q0vJ3Zk8m1yXo5bT2cWn7pLr4sAe6uHd9fGi0jKlMnO=", true},
+		{"test secret", string(testSecret), true},
+		{"empty", "", false},
+		{"32 spaces", strings.Repeat(" ", 32), false},
+		{"32 a", strings.Repeat("a", 32), false},
+		{"one repeated byte", strings.Repeat("\x00", 64), false},
+		{"a short pattern repeated", strings.Repeat("abc123", 6), false},
+		{"7 distinct bytes in 32", strings.Repeat("abcdefg", 5)[:32], false},
+		{"8 distinct bytes in 32", strings.Repeat("abcdefgh", 4), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckSecret([]byte(tc.secret))
+			if got := err == nil; got != tc.ok {
+				t.Fatalf("CheckSecret = %v, want ok %v", err, tc.ok)
+			}
+			if err == nil {
+				return
+			}
+			if !strings.Contains(err.Error(), "head -c32 /dev/urandom | base64") {
+				t.Errorf("got %q, want it to say how to generate a secret", err)
+			}
+			if tc.secret != "" && strings.Contains(err.Error(), tc.secret) {
+				t.Errorf("the error holds the secret")
 			}
 		})
 	}

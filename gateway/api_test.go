@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -75,9 +76,34 @@ func TestAuthentication(t *testing.T) {
 		enc([]byte(fmt.Sprintf(`{"role":"platform","exp":%d}`, time.Now().Add(time.Hour).Unix()))) + "."
 	for name, tok := range map[string]string{"none": "", "garbage": "not-a-jwt", "expired": expired, "forged": forged, "alg none": algNone} {
 		t.Run(name, func(t *testing.T) {
-			expect(t, tn.call("GET", path, tok, nil), 401, "unauthorized")
+			r := tn.call("GET", path, tok, nil)
+			expect(t, r, 401, "unauthorized")
+			want := `Bearer realm="callout", error="invalid_token"`
+			if tok == "" {
+				want = `Bearer realm="callout"`
+			}
+			if got := r.header.Get("WWW-Authenticate"); got != want {
+				t.Errorf("WWW-Authenticate %q, want %q", got, want)
+			}
 		})
 	}
+	t.Run("two Authorization headers", func(t *testing.T) {
+		good := tn.token(auth.RolePlatform, "")
+		req, err := http.NewRequest("GET", tn.url+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Add("Authorization", "Bearer "+good)
+		req.Header.Add("Authorization", "Bearer "+forged)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 400 {
+			t.Errorf("status %d for two Authorization headers, want 400", resp.StatusCode)
+		}
+	})
 	t.Run("wrong role is 403", func(t *testing.T) {
 		expect(t, tn.app.do("PUT", path, map[string]string{"name": "x"}), 403, "forbidden")
 		expect(t, tn.app.do("GET", path, nil), 403, "forbidden")
@@ -177,7 +203,7 @@ func TestWebhookConfig(t *testing.T) {
 		t.Errorf("patched: %v", got)
 	}
 	expect(t, tn.admin.do("POST", path+"/test", nil), 200, "")
-	reqs := tn.mfr.Requests()
+	reqs := tn.mfr.Received()
 	if len(reqs) != 1 || reqs[0].Header.Get("Authorization") != "Bearer tok-submission-s3cr3t" || reqs[0].Header.Get("Webhook-Signature") == "" {
 		t.Fatalf("the manufacturer got %d requests, headers %v", len(reqs), reqs)
 	}
@@ -273,7 +299,7 @@ func TestGoldenPayload(t *testing.T) {
 	tn.mfr.Answer(200, `{"cost": 332.96}`)
 	export, job, customer := tn.storeSeed()
 	expect(t, tn.app.do("POST", "/v1/manufacturers/103/jobs/338167/price", nil), 200, "")
-	reqs := tn.mfr.Requests()
+	reqs := tn.mfr.Received()
 	if len(reqs) != 1 {
 		t.Fatalf("%d requests", len(reqs))
 	}
@@ -301,7 +327,7 @@ func TestSubmit(t *testing.T) {
 		if r.header.Get("X-Request-Id") != "req-abc-123" {
 			t.Errorf("request id not echoed: %q", r.header.Get("X-Request-Id"))
 		}
-		in := tn.mfr.Requests()[0]
+		in := tn.mfr.Received()[0]
 		if in.Header.Get("X-Request-Id") != "req-abc-123" || !strings.HasPrefix(in.Header.Get("Idempotency-Key"), "callout-") ||
 			in.Header.Get("X-Callout-Delivery") == "" || !strings.HasPrefix(in.Header.Get("User-Agent"), "callout/") {
 			t.Errorf("outbound headers: %v", in.Header)
@@ -316,7 +342,7 @@ func TestSubmit(t *testing.T) {
 		}
 		_, jobDoc, _ := seed(t)
 		expect(t, tn.app.do("PUT", "/v1/manufacturers/103/jobs/338167", `{"job": `+string(jobDoc)+`, "export": {}}`), 409, "job_submitted")
-		if n := len(tn.mfr.Requests()); n != 1 {
+		if n := len(tn.mfr.Received()); n != 1 {
 			t.Errorf("the manufacturer got %d requests", n)
 		}
 	})
@@ -372,7 +398,7 @@ func TestSubmit(t *testing.T) {
 		expect(t, tn.app.do("POST", submit, nil, "Idempotency-Key", "has space"), 422, "validation_failed")
 		// A new key is a new attempt.
 		expect(t, tn.app.do("POST", submit, nil, "Idempotency-Key", "k-2"), 200, "")
-		if n := len(tn.mfr.Requests()); n != 2 {
+		if n := len(tn.mfr.Received()); n != 2 {
 			t.Errorf("the manufacturer got %d requests, want 2", n)
 		}
 	})
@@ -387,7 +413,7 @@ func TestSubmit(t *testing.T) {
 		expect(t, tn.app.do("PUT", "/v1/manufacturers/103/jobs/338167", `{"job": `+string(jobDoc)+`, "export": {"JobRooms": []}}`), 200, "")
 		r := tn.app.do("POST", submit, nil, "Idempotency-Key", "k-1")
 		expect(t, r, 200, "")
-		if r.header.Get("Idempotent-Replayed") != "" || len(tn.mfr.Requests()) != 1 {
+		if r.header.Get("Idempotent-Replayed") != "" || len(tn.mfr.Received()) != 1 {
 			t.Errorf("the retry after the fix was a replay: %s", r.body)
 		}
 	})
@@ -412,7 +438,7 @@ func TestSubmit(t *testing.T) {
 				t.Errorf("a caller saw %s", r.body)
 			}
 		}
-		if got := len(tn.mfr.Requests()); got != 1 {
+		if got := len(tn.mfr.Received()); got != 1 {
 			t.Errorf("%d callouts, want 1", got)
 		}
 	})
@@ -440,7 +466,11 @@ func TestPrice(t *testing.T) {
 			})
 		}
 		tn.awaitInFlight(n)
-		if got := len(tn.mfr.Requests()); got != limit {
+		// The limit holds once the others wait for a slot while the first
+		// ones are at the manufacturer; without it, the others never wait.
+		tn.eventually(fmt.Sprintf("%d requests waiting for a slot", n-limit), func() bool { return tn.waitingForSlot() == n-limit })
+		tn.eventually(fmt.Sprintf("%d prices at the manufacturer", limit), func() bool { return len(tn.mfr.Received()) == limit })
+		if got := len(tn.mfr.Received()); got != limit {
 			t.Errorf("%d prices reached the manufacturer at once, want %d", got, limit)
 		}
 		release()
@@ -448,7 +478,7 @@ func TestPrice(t *testing.T) {
 		for _, r := range results {
 			expect(t, r, 200, "")
 		}
-		if got := len(tn.mfr.Requests()); got != n {
+		if got := len(tn.mfr.Received()); got != n {
 			t.Errorf("%d callouts in all, want %d", got, n)
 		}
 	})
@@ -505,7 +535,7 @@ func TestPrice(t *testing.T) {
 		if ra := r.header.Get("Retry-After"); ra == "" || ra == "0" || fmt.Sprint(p["errors"]) == "[]" {
 			t.Errorf("circuit_open: Retry-After %q, %s", ra, r.body)
 		}
-		if n := len(tn.mfr.Requests()); n != 2 {
+		if n := len(tn.mfr.Received()); n != 2 {
 			t.Errorf("the manufacturer got %d requests, want 2", n)
 		}
 		ds := expect(t, tn.admin.do("GET", "/v1/manufacturers/103/deliveries", nil), 200, "")["deliveries"].([]any)
@@ -521,12 +551,12 @@ func TestPrice(t *testing.T) {
 		for range 3 {
 			expect(t, tn.app.do("POST", price, nil), 200, "")
 		}
-		if n := len(tn.mfr.Requests()); n != 1 {
+		if n := len(tn.mfr.Received()); n != 1 {
 			t.Fatalf("%d callouts for unchanged content, want 1", n)
 		}
 		expect(t, tn.app.do("PUT", "/v1/manufacturers/103/jobs/338167", `{"job": `+string(jobDoc)+`, "export": {}}`), 200, "")
 		expect(t, tn.app.do("POST", price, nil), 200, "")
-		if n := len(tn.mfr.Requests()); n != 2 {
+		if n := len(tn.mfr.Received()); n != 2 {
 			t.Errorf("%d callouts after the job changed, want 2", n)
 		}
 	})
@@ -549,7 +579,7 @@ func TestPrice(t *testing.T) {
 				t.Errorf("%d %s", r.status, r.body)
 			}
 		}
-		if n := len(tn.mfr.Requests()); n != 1 {
+		if n := len(tn.mfr.Received()); n != 1 {
 			t.Errorf("%d callouts, want 1", n)
 		}
 	})

@@ -6,29 +6,116 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/callout/callout"
 )
 
-// readBody reads the whole request body, refusing one over the limit with 413.
+// readBody reads the whole request body, refusing one over the limit with
+// 413, and one that arrives slower than the minimum rate with 408.
 func (s *Server) readBody(c echo.Context) ([]byte, error) {
 	req := c.Request()
 	if req.ContentLength > s.maxBody {
 		return nil, s.tooLarge()
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, s.maxBody))
-	var tooLarge *http.MaxBytesError
+	if err := s.reserveBody(c); err != nil {
+		return nil, err
+	}
+	body := &pacedReader{r: http.MaxBytesReader(c.Response(), req.Body, s.maxBody), rc: http.NewResponseController(c.Response().Writer),
+		start: time.Now(), grace: s.bodyGrace, rate: s.bodyMinRate}
+	if req.ContentLength > 0 {
+		body.buf = make([]byte, 0, req.ContentLength)
+	}
+	data, err := body.readAll()
+	var (
+		tooLarge *http.MaxBytesError
+		netErr   net.Error
+	)
 	switch {
 	case errors.As(err, &tooLarge):
 		return nil, s.tooLarge()
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return nil, &callout.Error{Code: callout.ECodeRequestTimeout, Err: err,
+			Message: fmt.Sprintf("the request body arrived too slowly: allow %s, then at least %d bytes a second", s.bodyGrace, s.bodyMinRate)}
 	case err != nil:
 		return nil, &callout.Error{Code: callout.ECodeBadRequest, Message: "the request body could not be read", Err: err}
 	}
 	return data, nil
+}
+
+// pacedReader reads a request body that must keep arriving: it may take the
+// grace period plus the time its bytes so far take at the minimum rate. A
+// client that trickles its body, or stops, is cut off, whatever length it
+// declared; one on a slow but working link is not.
+type pacedReader struct {
+	r     io.Reader
+	rc    *http.ResponseController
+	start time.Time
+	grace time.Duration
+	rate  int64 // bytes a second
+	buf   []byte
+}
+
+// readAll reads to the end, into buf when it was sized from the declared
+// length, so that a body is not copied as it grows.
+func (p *pacedReader) readAll() ([]byte, error) {
+	// The connection's deadline is the server's again afterwards.
+	defer p.rc.SetReadDeadline(time.Time{})
+	for {
+		if len(p.buf) == cap(p.buf) {
+			p.buf = append(p.buf, 0)[:len(p.buf)]
+		}
+		allowed := p.grace + time.Duration(len(p.buf))*time.Second/time.Duration(p.rate)
+		if err := p.rc.SetReadDeadline(p.start.Add(allowed)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return nil, err
+		}
+		n, err := p.r.Read(p.buf[len(p.buf):cap(p.buf)])
+		p.buf = p.buf[:len(p.buf)+n]
+		if errors.Is(err, io.EOF) {
+			return p.buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// reserveBody waits until the bodies being read and handled leave room for
+// this one, as declared (or as large as allowed when its length is not
+// declared), so that a burst of large uploads takes a bounded amount of
+// memory. The reservation lasts until the request is answered (see
+// bodyBudget).
+func (s *Server) reserveBody(c echo.Context) error {
+	n := s.maxBody
+	if c.Request().ContentLength >= 0 {
+		n = c.Request().ContentLength
+	}
+	n = min(n, s.maxInflightBody)
+	if err := s.bodies.Acquire(c.Request().Context(), n); err != nil {
+		return &callout.Error{Code: callout.ECodeUnavailable, Message: "the request ended while waiting for other uploads to finish", Err: err}
+	}
+	c.Set(bodyReservationKey, n)
+	return nil
+}
+
+const bodyReservationKey = "body_reservation"
+
+// bodyBudget gives back a request's reservation of the bodies' memory when
+// it has been answered.
+func (s *Server) bodyBudget(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		defer func() {
+			if n, ok := c.Get(bodyReservationKey).(int64); ok {
+				s.bodies.Release(n)
+			}
+		}()
+		return next(c)
+	}
 }
 
 func (s *Server) tooLarge() error {

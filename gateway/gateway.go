@@ -7,6 +7,7 @@ package gateway
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -15,11 +16,12 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/callout/callout"
 	"github.com/callout/callout/auth"
-	"github.com/callout/callout/dispatch"
 	"github.com/callout/callout/pricing"
+	"github.com/callout/callout/probe"
 	"github.com/callout/callout/submission"
 )
 
@@ -50,28 +52,54 @@ type Pricer interface {
 	Price(ctx context.Context, r pricing.Request) (*pricing.Quote, error)
 }
 
-// Metrics records HTTP requests; *metrics.Metrics is one.
+// Tester tests webhooks; *probe.Service is one.
+type Tester interface {
+	Test(ctx context.Context, r probe.Request) (*probe.Report, error)
+}
+
+// Metrics records HTTP requests and the wait for callout slots;
+// *metrics.Metrics is one.
 type Metrics interface {
 	HTTPRequest(method, route string, status int, d time.Duration)
+	WaitingForSlot(delta int)
 }
+
+// Defaults of the pace of inbound bodies: a 16 MiB body may take 10 s plus
+// 256 s, and stalls past 10 s plus its bytes so far at 64 KiB/s (a 512 kbit/s
+// link) are cut off.
+const (
+	DefaultBodyGrace   = 10 * time.Second
+	DefaultBodyMinRate = 64 << 10
+)
 
 // Options configure a Server.
 type Options struct {
-	Store      Store
-	Submitter  Submitter
-	Pricer     Pricer
-	Dispatcher *dispatch.Dispatcher // for the webhook test route
-	Verifier   *auth.Verifier
-	Policy     callout.URLPolicy
+	Store     Store
+	Submitter Submitter
+	Pricer    Pricer
+	Tester    Tester
+	Verifier  *auth.Verifier
+	Policy    callout.URLPolicy
 	// MaxBodyBytes bounds inbound bodies; larger ones get 413.
 	MaxBodyBytes int64
+	// BodyGrace and BodyMinRate pace inbound bodies: one may take BodyGrace
+	// plus its length at BodyMinRate bytes a second (408 beyond). Zero means
+	// DefaultBodyGrace and DefaultBodyMinRate.
+	BodyGrace   time.Duration
+	BodyMinRate int64
+	// MaxInflightBodyBytes bounds the bodies being read and handled at once,
+	// as declared; others wait. 0 means callout.DefaultMaxInflightBodyBytes.
+	MaxInflightBodyBytes int64
 	// MaxCallouts bounds the price, submit and webhook test requests served
 	// at once; 0 means callout.DefaultMaxConcurrentCallouts.
 	MaxCallouts int
-	Logger      *slog.Logger
-	Metrics     Metrics             // nil for none
-	Gatherer    prometheus.Gatherer // served on /metrics; nil for none
-	Now         func() time.Time
+	// MaxCalloutsPerManufacturer bounds those of one manufacturer; 0 means
+	// callout.DefaultMaxCalloutsPerManufacturer.
+	MaxCalloutsPerManufacturer int
+	Logger                     *slog.Logger
+	Metrics                    Metrics             // nil for none
+	Gatherer                   prometheus.Gatherer // served on /metrics; nil for none
+	Now                        func() time.Time
 }
 
 // Server is the HTTP API.
@@ -80,33 +108,46 @@ type Server struct {
 	store   Store
 	submit  Submitter
 	price   Pricer
-	tester  *dispatch.Dispatcher
+	tester  Tester
 	verify  *auth.Verifier
 	policy  callout.URLPolicy
 	maxBody int64
-	// callouts holds a token for each request in a callout route (see slot).
-	callouts chan struct{}
-	log      *slog.Logger
-	metrics  Metrics
-	now      func() time.Time
+	// bodyGrace and bodyMinRate pace inbound bodies (see pacedReader).
+	bodyGrace   time.Duration
+	bodyMinRate int64
+	// bodies holds a reservation for each body being read and handled.
+	bodies          *semaphore.Weighted
+	maxInflightBody int64
+	slots           *slots
+	log             *slog.Logger
+	metrics         Metrics
+	now             func() time.Time
 }
 
 // New returns a Server with every route registered.
 func New(o Options) *Server {
 	s := &Server{
-		echo:    echo.New(),
-		store:   o.Store,
-		submit:  o.Submitter,
-		price:   o.Pricer,
-		tester:  o.Dispatcher,
-		verify:  o.Verifier,
-		policy:  o.Policy,
-		maxBody: o.MaxBodyBytes,
-		log:     o.Logger,
-		metrics: o.Metrics,
-		now:     o.Now,
+		echo:        echo.New(),
+		store:       o.Store,
+		submit:      o.Submitter,
+		price:       o.Pricer,
+		tester:      o.Tester,
+		verify:      o.Verifier,
+		policy:      o.Policy,
+		maxBody:     o.MaxBodyBytes,
+		bodyGrace:   cmp.Or(o.BodyGrace, DefaultBodyGrace),
+		bodyMinRate: cmp.Or(o.BodyMinRate, DefaultBodyMinRate),
+		log:         o.Logger,
+		metrics:     o.Metrics,
+		now:         o.Now,
 	}
-	s.callouts = make(chan struct{}, cmp.Or(o.MaxCallouts, callout.DefaultMaxConcurrentCallouts))
+	s.maxInflightBody = cmp.Or(o.MaxInflightBodyBytes, callout.DefaultMaxInflightBodyBytes)
+	s.bodies = semaphore.NewWeighted(s.maxInflightBody)
+	s.slots = newSlots(cmp.Or(o.MaxCallouts, callout.DefaultMaxConcurrentCallouts),
+		cmp.Or(o.MaxCalloutsPerManufacturer, callout.DefaultMaxCalloutsPerManufacturer))
+	if o.Metrics != nil {
+		s.slots.onWait = o.Metrics.WaitingForSlot
+	}
 	if s.maxBody <= 0 {
 		s.maxBody = callout.DefaultMaxRequestBytes
 	}
@@ -119,7 +160,8 @@ func New(o Options) *Server {
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.Use(s.requestID, s.observe, s.recover)
+	e.JSONSerializer = jsonSerializer{}
+	e.Use(s.requestID, s.observe, s.recover, s.bodyBudget)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
@@ -140,7 +182,7 @@ func New(o Options) *Server {
 	route(http.MethodPatch, "/webhooks/:kind", s.patchWebhook, auth.RoleAdmin)
 	route(http.MethodGet, "/webhooks/:kind", s.getWebhook, auth.RoleAdmin)
 	route(http.MethodDelete, "/webhooks/:kind", s.deleteWebhook, auth.RoleAdmin)
-	route(http.MethodPost, "/webhooks/:kind/test", s.slot(s.testWebhook), auth.RoleAdmin)
+	route(http.MethodPost, "/webhooks/:kind/test", s.testWebhook, auth.RoleAdmin)
 
 	route(http.MethodGet, "/deliveries", s.listDeliveries, auth.RoleAdmin)
 	route(http.MethodGet, "/deliveries/:id", s.getDelivery, auth.RoleAdmin)
@@ -149,13 +191,48 @@ func New(o Options) *Server {
 	route(http.MethodGet, "/customers/:c", s.getCustomer, auth.RoleApp, auth.RoleAdmin)
 	route(http.MethodPut, "/jobs/:j", s.putJob, auth.RoleApp)
 	route(http.MethodGet, "/jobs/:j", s.getJob, auth.RoleApp, auth.RoleAdmin)
-	route(http.MethodPost, "/jobs/:j/submit", s.slot(s.submitJob), auth.RoleApp)
-	route(http.MethodPost, "/jobs/:j/price", s.slot(s.priceJob), auth.RoleApp)
+	route(http.MethodPost, "/jobs/:j/submit", s.submitJob, auth.RoleApp)
+	route(http.MethodPost, "/jobs/:j/price", s.priceJob, auth.RoleApp)
 	return s
 }
 
-// ServeHTTP serves the API.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+// ServeHTTP serves the API. It stamps each request's arrival first, so that
+// a price or submit that arrived while an identical callout was in flight
+// shares it, however long its own authentication, reads or wait for a
+// callout slot take.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.echo.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), arrivalKey{}, s.now())))
+}
+
+type arrivalKey struct{}
+
+// arrival is when the request of ctx came in.
+func arrival(ctx context.Context) time.Time {
+	t, _ := ctx.Value(arrivalKey{}).(time.Time)
+	return t
+}
+
+// jsonSerializer encodes every JSON response of the API with marshal, as the
+// problem documents and the kept submit answers are: without HTML escaping
+// (Echo's default escapes <, > and &, which customers' messages hold).
+type jsonSerializer struct{}
+
+var _ echo.JSONSerializer = jsonSerializer{}
+
+// Serialize writes i as JSON; indent is ignored, as no route asks for it.
+func (jsonSerializer) Serialize(c echo.Context, i any, _ string) error {
+	body, err := marshal(i)
+	if err != nil {
+		return err
+	}
+	_, err = c.Response().Write(body)
+	return err
+}
+
+// Deserialize is not used: handlers decode bodies strictly themselves.
+func (jsonSerializer) Deserialize(c echo.Context, i any) error {
+	return json.NewDecoder(c.Request().Body).Decode(i)
+}
 
 func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
@@ -179,19 +256,21 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if errors.As(err, &he) {
 		err = fromEcho(he)
 	}
-	p := callout.NewProblem(err)
+	p, body := problemResponse(err)
 	// A failed callout is the manufacturer's failure, logged by the service
 	// that made it; only Callout's own failures are errors here.
 	if p.Code == callout.ECodeInternal || p.Code == callout.ECodeUnavailable {
 		s.log.ErrorContext(c.Request().Context(), "request failed", "method", c.Request().Method, "path", c.Path(), "code", p.Code, "error", err)
 	}
-	if p.RetryAfter > 0 {
-		c.Response().Header().Set("Retry-After", itoa(p.RetryAfter))
-	}
-	body, merr := p.MarshalJSON()
-	if merr != nil {
-		s.log.ErrorContext(c.Request().Context(), "writing a problem", "error", merr)
-		return
+	setRetryAfter(c, p.RetryAfter)
+	if p.Status == http.StatusUnauthorized {
+		// RFC 6750 §3: say which scheme is wanted, and whether the token
+		// given was the trouble.
+		challenge := `Bearer realm="callout"`
+		if c.Request().Header.Get("Authorization") != "" {
+			challenge += `, error="invalid_token"`
+		}
+		c.Response().Header().Set("WWW-Authenticate", challenge)
 	}
 	if werr := c.Blob(p.Status, "application/problem+json", body); werr != nil {
 		s.log.DebugContext(c.Request().Context(), "writing a response", "error", werr)

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -87,10 +88,38 @@ func (a *api) awaitInFlight(n int) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	// Arrived requests still authenticate and read the job before they join
-	// the held callout: 50 ms was too short once under the race detector on
-	// 2 cores.
-	time.Sleep(250 * time.Millisecond)
+	// No further wait: a request that arrived while the callout was in
+	// flight shares it, even if it gets to it after the callout ended.
+}
+
+// eventually waits until cond holds, for at most 10 s.
+func (a *api) eventually(what string, cond func() bool) {
+	a.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			a.t.Fatalf("after 10 s: still not %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// waitingForSlot reads from /metrics how many requests wait for a callout
+// slot.
+func (a *api) waitingForSlot() int {
+	a.t.Helper()
+	r := a.call("GET", "/metrics", "", nil)
+	for line := range strings.Lines(string(r.body)) {
+		if v, ok := strings.CutPrefix(line, "callout_requests_waiting_for_slot "); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				a.t.Fatalf("callout_requests_waiting_for_slot: %v", err)
+			}
+			return n
+		}
+	}
+	a.t.Fatalf("no callout_requests_waiting_for_slot in /metrics")
+	return 0
 }
 
 // token mints a token of role for manufacturer m.

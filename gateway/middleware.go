@@ -3,7 +3,6 @@ package gateway
 import (
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -70,6 +69,10 @@ func (s *Server) recover(next echo.HandlerFunc) echo.HandlerFunc {
 // authenticate requires a valid bearer JWT on every /v1 route.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if len(c.Request().Header.Values("Authorization")) > 1 {
+			// Proxies and servers disagree on which of two wins: refuse both.
+			return callout.Errorf(callout.ECodeBadRequest, "the request has more than one Authorization header; send one")
+		}
 		header := c.Request().Header.Get("Authorization")
 		scheme, token, ok := strings.Cut(header, " ")
 		if header == "" {
@@ -102,24 +105,6 @@ func (s *Server) tenant(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// slot runs h once fewer than the configured number of callout requests are
-// being served; meanwhile the request waits, holding nothing but its
-// connection. Under a burst, only as many requests as can be on the wire
-// load documents, build payloads and read answers at once, which bounds
-// memory (a burst of 1,000 prices: peak RSS about 15 MB lower) and the work
-// queued on the store.
-func (s *Server) slot(h echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		select {
-		case s.callouts <- struct{}{}:
-		case <-c.Request().Context().Done():
-			return callout.Errorf(callout.ECodeUnavailable, "the request ended while waiting for one of the %d callouts in progress to finish", cap(s.callouts))
-		}
-		defer func() { <-s.callouts }()
-		return h(c)
-	}
-}
-
 // allow lets only the given roles through; others get 403.
 func allow(roles ...auth.Role) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -142,5 +127,3 @@ func claimsOf(c echo.Context) *auth.Claims {
 	}
 	return claims
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

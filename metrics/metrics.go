@@ -20,6 +20,7 @@ type Metrics struct {
 	tokenRequests   *prometheus.CounterVec
 	httpRequests    *prometheus.CounterVec
 	httpDuration    *prometheus.HistogramVec
+	waiting         prometheus.Gauge
 }
 
 // latencyBuckets span a fast loopback hop to the longest webhook timeout.
@@ -54,8 +55,12 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help:    "Duration of HTTP requests served, by method and route.",
 			Buckets: latencyBuckets,
 		}, []string{"method", "route"}),
+		waiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "callout_requests_waiting_for_slot",
+			Help: "Price, submit and webhook test requests waiting for a callout slot.",
+		}),
 	}
-	reg.MustRegister(m.callouts, m.calloutDuration, m.breakerState, m.tokenRequests, m.httpRequests, m.httpDuration)
+	reg.MustRegister(m.callouts, m.calloutDuration, m.breakerState, m.tokenRequests, m.httpRequests, m.httpDuration, m.waiting)
 	return m
 }
 
@@ -92,3 +97,7 @@ func (m *Metrics) HTTPRequest(method, route string, status int, d time.Duration)
 	m.httpRequests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 	m.httpDuration.WithLabelValues(method, route).Observe(d.Seconds())
 }
+
+// WaitingForSlot counts requests that start (delta 1) or stop (-1) waiting
+// for a callout slot.
+func (m *Metrics) WaitingForSlot(delta int) { m.waiting.Add(float64(delta)) }

@@ -9,11 +9,9 @@ import (
 	"fmt"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
 	"github.com/callout/callout"
 	"github.com/callout/callout/answer"
-	"github.com/callout/callout/dispatch"
+	"github.com/callout/callout/internal/flight"
 )
 
 // Store is what pricing needs of storage.
@@ -26,27 +24,39 @@ type Store interface {
 	InsertDelivery(ctx context.Context, d *callout.Delivery) error
 }
 
+// Caller makes callouts; *dispatch.Dispatcher is one.
+type Caller interface {
+	Call(ctx context.Context, c callout.Call) (*callout.Result, error)
+}
+
+// DefaultShareWindow is how long a finished price callout answers the
+// identical requests that arrived while it was in flight but got to it only
+// afterwards (a slow read, a wait for a callout slot). A request that waited
+// longer makes a callout of its own, which pricing allows.
+const DefaultShareWindow = 5 * time.Second
+
 // Options configure a Service.
 type Options struct {
-	Store      Store
-	Dispatcher *dispatch.Dispatcher
-	Now        func() time.Time
+	Store  Store
+	Caller Caller
+	Now    func() time.Time
 }
 
 // Service prices jobs.
 type Service struct {
-	store    Store
-	dispatch *dispatch.Dispatcher
-	now      func() time.Time
-	flight   singleflight.Group
+	store  Store
+	caller Caller
+	now    func() time.Time
+	flight *flight.Group[*Quote]
 }
 
 // New returns a Service.
 func New(o Options) *Service {
-	s := &Service{store: o.Store, dispatch: o.Dispatcher, now: o.Now}
+	s := &Service{store: o.Store, caller: o.Caller, now: o.Now}
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.flight = flight.New[*Quote](DefaultShareWindow, s.now)
 	return s
 }
 
@@ -55,6 +65,10 @@ type Request struct {
 	ManufacturerID string
 	JobID          string
 	RequestID      string
+	// Arrived is when the request came in; the zero time means now. An
+	// identical callout in flight then answers it, even if it ends before
+	// this request has read the job.
+	Arrived time.Time
 }
 
 // Quote is a job's price as the customer is shown it.
@@ -68,6 +82,9 @@ type Quote struct {
 // *callout.Error whose Extra "previous" holds the job's last pricing, stale,
 // or nil.
 func (s *Service) Price(ctx context.Context, r Request) (*Quote, error) {
+	if r.Arrived.IsZero() {
+		r.Arrived = s.now()
+	}
 	job, customer, wh, err := s.store.GetPricingInputs(ctx, r.ManufacturerID, r.JobID, callout.KindPricing)
 	if err != nil {
 		return nil, fmt.Errorf("pricing job %s: %w", r.JobID, err)
@@ -87,13 +104,13 @@ func (s *Service) Price(ctx context.Context, r Request) (*Quote, error) {
 	// settings) share one callout, which no single caller going away cuts short.
 	key := fmt.Sprintf("%s\x00%s\x00%d\x00%d\x00%d", r.ManufacturerID, r.JobID, job.Revision,
 		customer.UpdatedAt.UnixNano(), wh.UpdatedAt.UnixNano())
-	v, err, _ := s.flight.Do(key, func() (any, error) {
+	v, err, _ := s.flight.Do(ctx, key, r.Arrived, func() (*Quote, error) {
 		return s.call(context.WithoutCancel(ctx), r, wh, job, customer)
 	})
 	if err != nil {
 		return nil, err
 	}
-	q := *v.(*Quote)
+	q := *v
 	return &q, nil
 }
 
@@ -114,7 +131,7 @@ func (s *Service) cached(wh *callout.Webhook, job *callout.Job, customer *callou
 }
 
 func (s *Service) call(ctx context.Context, r Request, wh *callout.Webhook, job *callout.Job, customer *callout.Customer) (*Quote, error) {
-	result, delivery, err := s.dispatch.Do(ctx, dispatch.Call{
+	result, err := s.caller.Call(ctx, callout.Call{
 		Webhook:   wh,
 		Job:       job,
 		Customer:  customer.Document,
@@ -123,20 +140,21 @@ func (s *Service) call(ctx context.Context, r Request, wh *callout.Webhook, job 
 	if err != nil {
 		return nil, fmt.Errorf("pricing job %s: %w", r.JobID, err)
 	}
+	delivery := result.Delivery
 	if result.Outcome != callout.OutcomeAccepted {
 		if delivery.Kept() {
 			if err := s.store.InsertDelivery(ctx, delivery); err != nil {
 				return nil, fmt.Errorf("pricing job %s: recording the delivery: %w", r.JobID, err)
 			}
 		}
-		e := dispatch.Failure(wh, result, "pricing")
+		e := result.Failure(wh, "pricing")
 		e.Extra = map[string]any{"previous": previous(job)}
 		return nil, e
 	}
 	p := &callout.Pricing{
-		Cost:      result.Answer.Cost,
-		Messages:  nonNil(result.Answer.Messages),
-		Breakdown: result.Answer.Breakdown,
+		Cost:      result.Cost,
+		Messages:  nonNil(result.Messages),
+		Breakdown: result.Breakdown,
 		Source:    callout.PricingWebhook,
 		PricedAt:  s.now().UTC().Truncate(time.Microsecond),
 		Revision:  job.Revision,

@@ -18,16 +18,33 @@ import (
 
 	"github.com/callout/callout"
 	"github.com/callout/callout/auth"
+	"github.com/callout/callout/auth0"
 	"github.com/callout/callout/config"
 	"github.com/callout/callout/dispatch"
 	"github.com/callout/callout/gateway"
 	"github.com/callout/callout/metrics"
 	"github.com/callout/callout/pricing"
+	"github.com/callout/callout/probe"
 	"github.com/callout/callout/requestid"
 	"github.com/callout/callout/secret"
 	"github.com/callout/callout/store"
 	"github.com/callout/callout/submission"
 	"github.com/callout/callout/webhook"
+)
+
+// Each part meets the small interfaces its consumers declare.
+var (
+	_ pricing.Caller    = (*dispatch.Dispatcher)(nil)
+	_ submission.Caller = (*dispatch.Dispatcher)(nil)
+	_ probe.Caller      = (*dispatch.Dispatcher)(nil)
+	_ pricing.Store     = (*store.Store)(nil)
+	_ submission.Store  = (*store.Store)(nil)
+	_ probe.Store       = (*store.Store)(nil)
+	_ gateway.Store     = (*store.Store)(nil)
+	_ gateway.Submitter = (*submission.Service)(nil)
+	_ gateway.Pricer    = (*pricing.Service)(nil)
+	_ gateway.Tester    = (*probe.Service)(nil)
+	_ gateway.Metrics   = (*metrics.Metrics)(nil)
 )
 
 // Server is Callout wired together: the store, the outbound client and the API.
@@ -36,7 +53,7 @@ type Server struct {
 	cfg     *config.Config
 	log     *slog.Logger
 	store   *store.Store
-	tokens  *auth.Auth0Tokens
+	tokens  *auth0.Tokens
 	handler http.Handler
 }
 
@@ -56,6 +73,9 @@ func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 // New opens the store and wires every part. version names Callout to
 // manufacturers in the User-Agent header.
 func New(ctx context.Context, cfg *config.Config, secrets *config.Secrets, log *slog.Logger, version string) (*Server, error) {
+	if err := auth.CheckSecret(secrets.JWTSecret); err != nil {
+		return nil, fmt.Errorf("CALLOUT_JWT_SECRET: %w", err)
+	}
 	box, err := secret.NewBox(secrets.SecretKey)
 	if err != nil {
 		return nil, err
@@ -78,7 +98,7 @@ func New(ctx context.Context, cfg *config.Config, secrets *config.Secrets, log *
 
 	policy := webhook.Policy{AllowPrivateNetworks: cfg.AllowPrivateNetworks, AllowInsecureHTTP: cfg.AllowInsecureHTTP}
 	hc := webhook.NewHTTPClient(policy)
-	tokens := auth.NewAuth0Tokens(auth.Auth0Options{HTTPClient: hc, OnFetch: m.TokenRequest})
+	tokens := auth0.New(auth0.Options{HTTPClient: hc, OnFetch: m.TokenRequest})
 	client := webhook.New(webhook.Options{
 		HTTPClient:       hc,
 		Policy:           policy,
@@ -97,12 +117,12 @@ func New(ctx context.Context, cfg *config.Config, secrets *config.Secrets, log *
 	api := gateway.New(gateway.Options{
 		Store: st,
 		Submitter: submission.New(submission.Options{
-			Store: st, Dispatcher: d, NewID: newID, Lease: cfg.SubmissionLease, Logger: log,
+			Store: st, Caller: d, Replies: gateway.Replies{}, NewID: newID, Lease: cfg.SubmissionLease, Logger: log,
 		}),
-		Pricer:       pricing.New(pricing.Options{Store: st, Dispatcher: d}),
-		Dispatcher:   d,
+		Pricer:       pricing.New(pricing.Options{Store: st, Caller: d}),
+		Tester:       probe.New(st, d, newID),
 		Verifier:     auth.NewVerifier(secrets.JWTSecret, time.Now),
-		Policy:       callout.URLPolicy{AllowInsecureHTTP: cfg.AllowInsecureHTTP},
+		Policy:       policy.URLPolicy(),
 		MaxBodyBytes: cfg.MaxRequestBytes,
 		MaxCallouts:  cfg.MaxConcurrentCallouts,
 		Logger:       log,

@@ -123,7 +123,8 @@ func encodePricing(p *callout.Pricing) (sql.NullString, sql.NullInt64, error) {
 // inline customer when it is not nil. j.CustomerID must name a stored customer
 // of the manufacturer (or the inline one). A new job is processing at
 // revision 1; replacing a job's documents increments its revision and keeps
-// its state; a submitted job's documents cannot be replaced (job_submitted).
+// its state; a submitted job's documents cannot be replaced (job_submitted),
+// nor those of a job under a live submission claim (submission_in_progress).
 // PutJob sets j's state from the stored row so the caller can answer with the
 // job resource.
 func (s *Store) PutJob(ctx context.Context, j *callout.Job, inline *callout.Customer) error {
@@ -153,19 +154,33 @@ func (s *Store) PutJob(ctx context.Context, j *callout.Job, inline *callout.Cust
 		}
 		// One statement inserts or replaces, so that two processes storing
 		// the same new job at once cannot both insert it.
+		//
+		// It replaces the documents only while no submission claim is live:
+		// the manufacturer gets the documents the claim returned, and the
+		// job is frozen with them. The check is in the statement that writes,
+		// so it cannot race a claim. On PostgreSQL both take the job's row
+		// lock: a claim committed first makes the WHERE false here (ON
+		// CONFLICT re-reads the newest row version once it holds the lock);
+		// a replacement committed first is what the claim's UPDATE re-reads,
+		// so the claim returns the new documents. SQLite runs one write
+		// transaction at a time. A replacement ends an expired claim (its
+		// process died or overran the lease): that claim's documents are
+		// gone, so FinishSubmission must not freeze the job with the new ones
+		// (see the claim check there).
 		var r jobRow
 		err = s.queryRow(ctx, tx, `INSERT INTO jobs (manufacturer_id, id, customer_id, status, revision, document, export,
 				messages, external_id, created_at, updated_at)
 			VALUES (?, ?, ?, ?, 1, ?, ?, '[]', '', ?, ?)
 			ON CONFLICT (manufacturer_id, id) DO UPDATE SET customer_id = excluded.customer_id,
 				document = excluded.document, export = excluded.export,
-				revision = jobs.revision + 1, updated_at = excluded.updated_at
-			WHERE jobs.status <> ?
+				revision = jobs.revision + 1, updated_at = excluded.updated_at,
+				claim_id = NULL, claim_until = NULL
+			WHERE jobs.status <> ? AND (jobs.claim_until IS NULL OR jobs.claim_until <= ?)
 			RETURNING `+jobStateColumns,
 			j.ManufacturerID, j.ID, j.CustomerID, string(callout.JobProcessing), []byte(j.Document), []byte(j.Export),
-			micros(now), micros(now), string(callout.JobSubmitted)).Scan(r.stateDest()...)
+			micros(now), micros(now), string(callout.JobSubmitted), micros(now)).Scan(r.stateDest()...)
 		if errors.Is(err, sql.ErrNoRows) {
-			return callout.Errorf(callout.ECodeJobSubmitted, "job %s is submitted: its documents cannot be replaced", j.ID)
+			return s.refuseReplace(ctx, tx, j.ManufacturerID, j.ID)
 		}
 		if err != nil {
 			return fmt.Errorf("writing job: %w", err)
@@ -182,6 +197,23 @@ func (s *Store) PutJob(ctx context.Context, j *callout.Job, inline *callout.Cust
 		inline.UpdatedAt = fromMicros(micros(now))
 	}
 	return nil
+}
+
+// refuseReplace tells why PutJob's statement replaced nothing: the job is
+// submitted, or a live claim is submitting it. That statement left the row
+// locked (PostgreSQL locks the conflicting row even when the WHERE of ON
+// CONFLICT is false), so this reads the state that refused it.
+func (s *Store) refuseReplace(ctx context.Context, tx *sql.Tx, manufacturerID, jobID string) error {
+	var status string
+	err := s.queryRow(ctx, tx, `SELECT status FROM jobs WHERE manufacturer_id = ? AND id = ?`, manufacturerID, jobID).Scan(&status)
+	switch {
+	case err != nil:
+		return fmt.Errorf("reading job: %w", err)
+	case status == string(callout.JobSubmitted):
+		return callout.Errorf(callout.ECodeJobSubmitted, "job %s is submitted: its documents cannot be replaced", jobID)
+	}
+	return callout.Errorf(callout.ECodeSubmitInProgress,
+		"job %s is being submitted: its documents cannot be replaced until the manufacturer has answered", jobID)
 }
 
 // GetJob returns the job with its documents, or a not_found error.
@@ -208,6 +240,12 @@ func notFoundJob(id string) error { return callout.NotFound("job " + id) }
 // transaction, records the delivery when it is not nil. The job's revision
 // does not change. The cost comes back exactly as written; an empty cost is
 // written, and comes back, as 0.
+//
+// A pricing is saved only while the job is at p.Revision, the revision it was
+// computed from: a price whose callout was in flight when the documents were
+// replaced answers its caller, but is not saved (its delivery is), so the job
+// never shows it next to documents it was not computed from. Nor does it
+// replace the pricing of a newer revision.
 func (s *Store) SavePricing(ctx context.Context, manufacturerID, jobID string, p *callout.Pricing, d *callout.Delivery) error {
 	pricing, revision, err := encodePricing(p)
 	if err != nil {
@@ -228,33 +266,47 @@ func (s *Store) SavePricing(ctx context.Context, manufacturerID, jobID string, p
 	return nil
 }
 
-// writePricing replaces the job's pricing (NULL deletes it), or fails with
-// not_found when there is no such job.
+// writePricing replaces the job's pricing of revision (NULL deletes it), or
+// fails with not_found when there is no such job. It writes nothing, without
+// error, when the job is at another revision or has the pricing of a newer
+// one.
 func (s *Store) writePricing(ctx context.Context, tx *sql.Tx, manufacturerID, jobID string, pricing sql.NullString, revision sql.NullInt64) error {
 	if !pricing.Valid {
 		if _, err := s.exec(ctx, tx, `DELETE FROM job_pricing WHERE manufacturer_id = ? AND job_id = ?`, manufacturerID, jobID); err != nil {
 			return err
 		}
-		var one int
-		err := s.queryRow(ctx, tx, `SELECT 1 FROM jobs WHERE manufacturer_id = ? AND id = ?`, manufacturerID, jobID).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return notFoundJob(jobID)
-		}
-		return err
+		return s.jobExists(ctx, tx, manufacturerID, jobID)
 	}
+	// On PostgreSQL the revision check reads the job without locking it, so
+	// a PutJob may commit between the two: the outcome is as if the price had
+	// been saved just before the replacement, which keeps it like any
+	// pricing. But ON CONFLICT updates the newest pricing row, even one
+	// committed after the check: the condition on its revision keeps a late
+	// price of old documents from replacing the new documents' pricing.
 	res, err := s.exec(ctx, tx, `INSERT INTO job_pricing (manufacturer_id, job_id, pricing, revision)
-		SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM jobs WHERE manufacturer_id = ? AND id = ?)
-		ON CONFLICT (manufacturer_id, job_id) DO UPDATE SET pricing = excluded.pricing, revision = excluded.revision`,
-		manufacturerID, jobID, pricing, revision, manufacturerID, jobID)
+		SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM jobs WHERE manufacturer_id = ? AND id = ? AND revision = ?)
+		ON CONFLICT (manufacturer_id, job_id) DO UPDATE SET pricing = excluded.pricing, revision = excluded.revision
+		WHERE job_pricing.revision <= excluded.revision`,
+		manufacturerID, jobID, pricing, revision, manufacturerID, jobID, revision)
 	if err != nil {
 		return err
 	}
 	if n, err := res.RowsAffected(); err != nil {
 		return err
 	} else if n == 0 {
-		return notFoundJob(jobID)
+		return s.jobExists(ctx, tx, manufacturerID, jobID)
 	}
 	return nil
+}
+
+// jobExists returns not_found when there is no such job.
+func (s *Store) jobExists(ctx context.Context, tx *sql.Tx, manufacturerID, jobID string) error {
+	var one int
+	err := s.queryRow(ctx, tx, `SELECT 1 FROM jobs WHERE manufacturer_id = ? AND id = ?`, manufacturerID, jobID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFoundJob(jobID)
+	}
+	return err
 }
 
 // pricingQuery reads a job, its customer and the manufacturer's webhook of one

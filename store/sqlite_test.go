@@ -194,7 +194,7 @@ func testSQLiteConcurrentWriters(t *testing.T, conns int) {
 				if err := s.InsertDelivery(ctx, d); err != nil {
 					return err
 				}
-				if err := s.SavePricing(ctx, "103", job.ID, &callout.Pricing{Cost: json.Number(fmt.Sprint(i))}, nil); err != nil {
+				if err := s.SavePricing(ctx, "103", job.ID, &callout.Pricing{Cost: json.Number(fmt.Sprint(i)), Revision: 1}, nil); err != nil {
 					return err
 				}
 				if _, _, err := s.ListDeliveries(ctx, callout.DeliveryFilter{ManufacturerID: "103", Limit: 5}); err != nil {

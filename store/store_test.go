@@ -226,8 +226,11 @@ func testStore(t *testing.T, open opener) {
 		{"FinishAccepted", testFinishAccepted},
 		{"FinishRejected", testFinishRejected},
 		{"FinishClaimLost", testFinishClaimLost},
+		{"PutJobWhileClaimed", testPutJobWhileClaimed},
+		{"PutJobClaimedElsewhere", testPutJobClaimedElsewhere},
 		{"Idempotency", testIdempotency},
 		{"Pricing", testPricing},
+		{"PricingOfReplacedDocuments", testPricingOfReplacedDocuments},
 		{"PricingInputs", testPricingInputs},
 		{"Deliveries", testDeliveries},
 		{"DeliveryPages", testDeliveryPages},
@@ -682,7 +685,7 @@ func testConcurrentWritesFailAlone(t *testing.T, open opener) {
 				c := &callout.Customer{ManufacturerID: "103", ID: "c" + id, Document: json.RawMessage(`{}`)}
 				errs[i] = e.PutJob(e.ctx, &callout.Job{ManufacturerID: "103", ID: "js", CustomerID: c.ID, Document: json.RawMessage(`{}`)}, c)
 			case 2: // valid: a price with its delivery
-				errs[i] = e.SavePricing(e.ctx, "103", "j0", &callout.Pricing{Cost: json.Number(fmt.Sprint(i))}, delivery)
+				errs[i] = e.SavePricing(e.ctx, "103", "j0", &callout.Pricing{Cost: json.Number(fmt.Sprint(i)), Revision: 1}, delivery)
 			case 3: // fails: no such job, and its delivery must not be kept
 				errs[i] = e.SavePricing(e.ctx, "103", id, &callout.Pricing{Cost: "1"}, delivery)
 			}

@@ -30,7 +30,8 @@ const claimAttempts = 5
 // no such job, job_already_submitted when it is submitted, and a
 // *callout.HeldError when another claim holds an unexpired lease. Of many
 // callers claiming at once, on one process or several, exactly one wins. It
-// runs one short statement: no transaction is held during the callout.
+// runs one short statement: no transaction is held during the callout. While
+// the lease runs, PutJob cannot replace the job's documents.
 func (s *Store) ClaimSubmission(ctx context.Context, manufacturerID, jobID, claimID string, until time.Time) (*callout.Job, error) {
 	for range claimAttempts {
 		now := micros(s.now())
@@ -94,12 +95,15 @@ func (s *Store) FinishSubmission(ctx context.Context, r *callout.SubmissionResul
 			return notFoundJob(r.JobID)
 		case err != nil:
 			return fmt.Errorf("reading job: %w", err)
-		case !holder.Valid || holder.String != r.ClaimID || !held.Valid:
-			return &callout.Error{
-				Code:    callout.ECodeSubmitInProgress,
-				Message: fmt.Sprintf("the submission of job %s was taken over by another request", r.JobID),
-				Err:     ErrClaimLost,
-			}
+		case !holder.Valid:
+			// PutJob refuses to replace the documents under a live
+			// claim, and drops an expired one when it does: so a claim
+			// still held saw the job's current documents, the ones the
+			// manufacturer got, and one dropped must not freeze the job
+			// with documents the manufacturer never saw.
+			return claimLost("the documents of job %s were replaced after its submission's lease expired", r.JobID)
+		case holder.String != r.ClaimID || !held.Valid:
+			return claimLost("the submission of job %s was taken over by another request", r.JobID)
 		}
 		if _, err := s.exec(ctx, tx, `INSERT INTO submission_responses (manufacturer_id, job_id, claim_id, status, body, created_at)
 			VALUES (?, ?, ?, ?, ?, ?)
@@ -135,6 +139,12 @@ func (s *Store) FinishSubmission(ctx context.Context, r *callout.SubmissionResul
 		return fmt.Errorf("finishing submission of job %s: %w", r.JobID, err)
 	}
 	return nil
+}
+
+// claimLost is FinishSubmission's error when the claim is no longer the
+// job's; format has one %s, the job id.
+func claimLost(format, jobID string) error {
+	return &callout.Error{Code: callout.ECodeSubmitInProgress, Message: fmt.Sprintf(format, jobID), Err: ErrClaimLost}
 }
 
 // acceptSubmission marks the job submitted, appending the result's messages to

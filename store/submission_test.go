@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -408,4 +410,173 @@ func testPricingInputs(t *testing.T, open opener) {
 	e.manufacturer(t, "104")
 	_, _, _, err = e.GetPricingInputs(e.ctx, "104", "j1", callout.KindPricing)
 	wantCode(t, err, callout.ECodeNotFound)
+}
+
+// testPutJobWhileClaimed checks that a job's documents cannot change under a
+// live submission claim, since the manufacturer receives the documents the
+// claim returned, and that a claim whose process died blocks nothing.
+func testPutJobWhileClaimed(t *testing.T, open opener) {
+	e := newEnv(t, open)
+	e.jobWithCustomer(t, "103", "j1")
+	replace := func(doc string) (*callout.Job, error) {
+		j := &callout.Job{ManufacturerID: "103", ID: "j1", CustomerID: "c1", Document: json.RawMessage(doc)}
+		return j, e.PutJob(e.ctx, j, nil)
+	}
+	claimed, err := e.ClaimSubmission(e.ctx, "103", "j1", "a", start.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("live claim refuses", func(t *testing.T) {
+		e.clock.Add(time.Minute - time.Microsecond)
+		err := e.PutJob(e.ctx, &callout.Job{ManufacturerID: "103", ID: "j1", CustomerID: "c1", Document: json.RawMessage(`{"v":2}`)},
+			&callout.Customer{ManufacturerID: "103", ID: "c1", Document: json.RawMessage(`{"changed":true}`)})
+		wantCode(t, err, callout.ECodeSubmitInProgress)
+		if diff := cmp.Diff(claimed, e.getJob(t, "103", "j1"), cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("job changed by a refused PutJob (-claimed +after):\n%s", diff)
+		}
+		c, err := e.GetCustomer(e.ctx, "103", "c1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(c.Document) != `{"id": "c1"}` {
+			t.Errorf("inline customer of a refused PutJob was stored: %s", c.Document)
+		}
+	})
+
+	t.Run("expired claim does not block", func(t *testing.T) {
+		e.clock.Add(time.Microsecond)
+		j, err := replace(`{"v":2}`)
+		if err != nil {
+			t.Fatalf("PutJob after the claim expired: %v", err)
+		}
+		if j.Revision != 2 || string(e.getJob(t, "103", "j1").Document) != `{"v":2}` {
+			t.Errorf("job after PutJob: revision %d, want 2 with the new document", j.Revision)
+		}
+	})
+
+	t.Run("the expired claim cannot freeze documents it did not send", func(t *testing.T) {
+		err := e.FinishSubmission(e.ctx, &callout.SubmissionResult{ManufacturerID: "103", JobID: "j1", ClaimID: "a",
+			Accepted: true, Response: callout.Response{Status: 200, Body: []byte(`{}`)}})
+		if !errors.Is(err, ErrClaimLost) {
+			t.Fatalf("FinishSubmission of a claim on replaced documents: error %v, want ErrClaimLost", err)
+		}
+		if got := e.getJob(t, "103", "j1"); got.Status != callout.JobProcessing || got.Revision != 2 {
+			t.Errorf("job after the refused finish: %s at revision %d, want processing at 2", got.Status, got.Revision)
+		}
+	})
+
+	t.Run("a rejection releases the claim", func(t *testing.T) {
+		if _, err := e.ClaimSubmission(e.ctx, "103", "j1", "b", e.clock.Now().Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		finish(t, e.Store, &callout.SubmissionResult{ManufacturerID: "103", JobID: "j1", ClaimID: "b",
+			Response: callout.Response{Status: 422, Body: []byte(`{}`)}})
+		if j, err := replace(`{"v":3}`); err != nil || j.Revision != 3 {
+			t.Fatalf("PutJob after a rejection: revision %d, error %v; want 3, nil", j.Revision, err)
+		}
+	})
+
+	t.Run("submitted job refused", func(t *testing.T) {
+		if _, err := e.ClaimSubmission(e.ctx, "103", "j1", "c", e.clock.Now().Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		finish(t, e.Store, &callout.SubmissionResult{ManufacturerID: "103", JobID: "j1", ClaimID: "c", Accepted: true})
+		_, err := replace(`{"v":4}`)
+		wantCode(t, err, callout.ECodeJobSubmitted)
+	})
+}
+
+// testPutJobClaimedElsewhere checks that a claim taken by one process holds
+// off a PutJob of another, and that when both race, the job a claim freezes
+// as submitted has the documents that claim returned: the PutJob either lands
+// before the claim (which then returns the new documents) or is refused.
+func testPutJobClaimedElsewhere(t *testing.T, open opener) {
+	e := newEnv(t, open)
+	e.jobWithCustomer(t, "103", "j1")
+	other := e.another(t)
+	if _, err := e.ClaimSubmission(e.ctx, "103", "j1", "a", start.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	err := other.PutJob(e.ctx, &callout.Job{ManufacturerID: "103", ID: "j1", CustomerID: "c1", Document: json.RawMessage(`{"v":2}`)}, nil)
+	wantCode(t, err, callout.ECodeSubmitInProgress)
+	if got := e.getJob(t, "103", "j1"); got.Revision != 1 {
+		t.Errorf("revision after a refused PutJob = %d, want 1", got.Revision)
+	}
+
+	const rounds = 20
+	for i := range rounds {
+		id := fmt.Sprintf("race%d", i)
+		e.job(t, "103", id, "c1")
+		var (
+			wg            sync.WaitGroup
+			claimed       *callout.Job
+			claimErr, put error
+			ready         = make(chan struct{})
+		)
+		wg.Go(func() {
+			<-ready
+			claimed, claimErr = e.ClaimSubmission(e.ctx, "103", id, "claim", start.Add(time.Minute))
+		})
+		wg.Go(func() {
+			<-ready
+			put = other.PutJob(e.ctx, &callout.Job{ManufacturerID: "103", ID: id, CustomerID: "c1", Document: json.RawMessage(`{"v":2}`)}, nil)
+		})
+		close(ready)
+		wg.Wait()
+		if claimErr != nil {
+			t.Fatalf("round %d: ClaimSubmission: %v", i, claimErr)
+		}
+		if put != nil {
+			wantCode(t, put, callout.ECodeSubmitInProgress)
+		}
+		finish(t, e.Store, &callout.SubmissionResult{ManufacturerID: "103", JobID: id, ClaimID: "claim", Accepted: true})
+		got := e.getJob(t, "103", id)
+		if got.Revision != claimed.Revision || !bytes.Equal(got.Document, claimed.Document) {
+			t.Errorf("round %d: submitted at revision %d with %s; the claim sent revision %d with %s (PutJob: %v)",
+				i, got.Revision, got.Document, claimed.Revision, claimed.Document, put)
+		}
+	}
+}
+
+// testPricingOfReplacedDocuments checks that a price of documents the job no
+// longer has, one whose callout was in flight when they were replaced, is not
+// saved as the job's pricing (its delivery is kept), and never replaces the
+// pricing of newer documents.
+func testPricingOfReplacedDocuments(t *testing.T, open opener) {
+	e := newEnv(t, open)
+	e.jobWithCustomer(t, "103", "j1")
+	priced := func(cost json.Number, revision int64) *callout.Pricing {
+		return &callout.Pricing{Cost: cost, Messages: []string{}, Breakdown: []callout.BreakdownNode{},
+			Source: callout.PricingWebhook, PricedAt: utc(e.clock.Now()), Revision: revision}
+	}
+	current := priced("1", 1)
+	if err := e.SavePricing(e.ctx, "103", "j1", current, nil); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(time.Second)
+	inFlight := priced("2", 1) // its callout started before the PutJob
+	e.job(t, "103", "j1", "c1")
+
+	e.clock.Add(time.Second)
+	if err := e.SavePricing(e.ctx, "103", "j1", inFlight, delivery("103", "d1", start)); err != nil {
+		t.Fatalf("SavePricing of revision 1 after revision 2 was stored: %v", err)
+	}
+	if diff := cmp.Diff(current, e.getJob(t, "103", "j1").Pricing); diff != "" {
+		t.Errorf("pricing after a price of replaced documents (-kept +got):\n%s", diff)
+	}
+	if _, err := e.GetDelivery(e.ctx, "103", "d1"); err != nil {
+		t.Errorf("GetDelivery of the unsaved price's callout: %v", err)
+	}
+
+	newer := priced("3", 2)
+	if err := e.SavePricing(e.ctx, "103", "j1", newer, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SavePricing(e.ctx, "103", "j1", inFlight, nil); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(newer, e.getJob(t, "103", "j1").Pricing); diff != "" {
+		t.Errorf("pricing of revision 2 after a late price of revision 1 (-want +got):\n%s", diff)
+	}
 }

@@ -15,10 +15,8 @@ import (
 	"strconv"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
 	"github.com/callout/callout"
-	"github.com/callout/callout/dispatch"
+	"github.com/callout/callout/internal/flight"
 )
 
 // Store is what submission needs of storage.
@@ -33,43 +31,64 @@ type Store interface {
 	PutIdempotency(ctx context.Context, manufacturerID, key, jobID string, r callout.Response) error
 }
 
+// Caller makes callouts; *dispatch.Dispatcher is one.
+type Caller interface {
+	Call(ctx context.Context, c callout.Call) (*callout.Result, error)
+}
+
+// Replies writes the answers to submits, which are kept and replayed byte
+// for byte; the gateway, which presents them, provides it.
+type Replies interface {
+	// Submitted is the answer to an accepted submission of job.
+	Submitted(job *callout.Job, externalID string, messages []string) (callout.Response, error)
+	// Failed is the answer to a submission that failed with err.
+	Failed(err error) callout.Response
+}
+
 // Defaults of Options.
 const (
 	// DefaultPoll is how often a caller waiting on another's claim looks for
 	// its response.
-	DefaultPoll  = 25 * time.Millisecond
-	maxKeyLength = 255
+	DefaultPoll = 25 * time.Millisecond
+	// DefaultShareWindow is how long a finished submission answers the
+	// submits of the same job that arrived while it was in flight but got to
+	// it only afterwards, such as those that queued for a callout slot.
+	DefaultShareWindow = 2 * time.Minute
+	maxKeyLength       = 255
 )
 
 // Options configure a Service.
 type Options struct {
-	Store      Store
-	Dispatcher *dispatch.Dispatcher
-	Now        func() time.Time
-	NewID      func() string
-	Lease      time.Duration
-	Poll       time.Duration
-	Logger     *slog.Logger
+	Store   Store
+	Caller  Caller
+	Replies Replies
+	Now     func() time.Time
+	NewID   func() string
+	Lease   time.Duration
+	Poll    time.Duration
+	Logger  *slog.Logger
 }
 
 // Service submits jobs.
 type Service struct {
-	store    Store
-	dispatch *dispatch.Dispatcher
-	now      func() time.Time
-	newID    func() string
-	lease    time.Duration
-	poll     time.Duration
-	log      *slog.Logger
-	flight   singleflight.Group
+	store   Store
+	caller  Caller
+	replies Replies
+	now     func() time.Time
+	newID   func() string
+	lease   time.Duration
+	poll    time.Duration
+	log     *slog.Logger
+	flight  *flight.Group[*Reply]
 }
 
 // New returns a Service.
 func New(o Options) *Service {
-	s := &Service{store: o.Store, dispatch: o.Dispatcher, now: o.Now, newID: o.NewID, lease: o.Lease, poll: o.Poll, log: o.Logger}
+	s := &Service{store: o.Store, caller: o.Caller, replies: o.Replies, now: o.Now, newID: o.NewID, lease: o.Lease, poll: o.Poll, log: o.Logger}
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.flight = flight.New[*Reply](DefaultShareWindow, s.now)
 	if s.lease <= 0 {
 		s.lease = callout.DefaultSubmissionLease
 	}
@@ -88,6 +107,10 @@ type Request struct {
 	JobID          string
 	IdempotencyKey string // the caller's Idempotency-Key header; "" for none
 	RequestID      string
+	// Arrived is when the request came in; the zero time means now. A
+	// submission of the job in flight then answers it, even if it ends
+	// before this request gets to it.
+	Arrived time.Time
 }
 
 // Reply is the HTTP answer to a submit, kept byte for byte for replays.
@@ -108,6 +131,9 @@ type Reply struct {
 // not kept for replays (a job not found, a bad or reused key, a storage
 // failure).
 func (s *Service) Submit(ctx context.Context, r Request) (*Reply, error) {
+	if r.Arrived.IsZero() {
+		r.Arrived = s.now()
+	}
 	if r.IdempotencyKey != "" {
 		reply, err := s.replay(ctx, r)
 		if reply != nil || err != nil {
@@ -118,13 +144,13 @@ func (s *Service) Submit(ctx context.Context, r Request) (*Reply, error) {
 	// claim in the store extends that to other processes. The attempt must
 	// not be cut short by one caller going away: others wait on it, and the
 	// manufacturer may accept the order regardless.
-	v, err, _ := s.flight.Do(r.ManufacturerID+"\x00"+r.JobID, func() (any, error) {
+	v, err, _ := s.flight.Do(ctx, r.ManufacturerID+"\x00"+r.JobID, r.Arrived, func() (*Reply, error) {
 		return s.submit(context.WithoutCancel(ctx), r)
 	})
 	if err != nil {
 		return nil, err
 	}
-	reply := *v.(*Reply)
+	reply := *v
 	if r.IdempotencyKey != "" && !reply.noReplay && reply.keptUnder != r.IdempotencyKey {
 		// The attempt's own key was kept with its result; a caller that joined
 		// it, here or on another process's claim, keeps the same response
@@ -222,7 +248,7 @@ func (s *Service) alreadySubmitted(ctx context.Context, r Request) (*Reply, erro
 	if err != nil {
 		return nil, fmt.Errorf("submitting job %s: %w", r.JobID, err)
 	}
-	return problemReply(&callout.Error{
+	return s.failed(&callout.Error{
 		Code:    callout.ECodeAlreadySubmitted,
 		Message: fmt.Sprintf("job %s is already submitted", r.JobID),
 		Extra:   map[string]any{"job": job},
@@ -242,7 +268,7 @@ func (s *Service) submitClaimed(ctx context.Context, r Request, job *callout.Job
 	if err != nil {
 		// No callout was made and nothing is known to the manufacturer:
 		// answer the waiters with the failure but keep no replay of it.
-		reply = problemReply(err)
+		reply = s.failed(err)
 		reply.noReplay = true
 		res.IdempotencyKey = ""
 		if callout.ErrorCode(err) == callout.ECodeInternal {
@@ -274,7 +300,7 @@ func (s *Service) call(ctx context.Context, r Request, job *callout.Job, res *ca
 	if err != nil {
 		return nil, fmt.Errorf("reading customer %s: %w", job.CustomerID, err)
 	}
-	result, delivery, err := s.dispatch.Do(ctx, dispatch.Call{
+	result, err := s.caller.Call(ctx, callout.Call{
 		Webhook:        wh,
 		Job:            job,
 		Customer:       customer.Document,
@@ -284,13 +310,13 @@ func (s *Service) call(ctx context.Context, r Request, job *callout.Job, res *ca
 	if err != nil {
 		return nil, err
 	}
-	if delivery.Kept() {
-		res.Delivery = delivery
+	if result.Delivery.Kept() {
+		res.Delivery = result.Delivery
 	}
 	if result.Outcome != callout.OutcomeAccepted {
-		return problemReply(dispatch.Failure(wh, result, "submission")), nil
+		return s.failed(result.Failure(wh, "submission")), nil
 	}
-	return s.accept(job, res, result.Answer.ExternalID, result.Answer.Messages)
+	return s.accept(job, res, result.ExternalID, result.Messages)
 }
 
 // accept marks the job submitted, in memory and in res, and writes the reply.
@@ -306,23 +332,11 @@ func (s *Service) accept(job *callout.Job, res *callout.SubmissionResult, extern
 		job.ExternalID = externalID
 	}
 	job.Messages = append(job.Messages, messages...)
-	if texts == nil {
-		texts = []string{}
-	}
-	var id *string
-	if externalID != "" {
-		id = &externalID
-	}
-	body, err := callout.MarshalJSON(struct {
-		Submitted  bool         `json:"submitted"`
-		ExternalID *string      `json:"external_id"`
-		Messages   []string     `json:"messages"`
-		Job        *callout.Job `json:"job"`
-	}{true, id, texts, job})
+	resp, err := s.replies.Submitted(job, externalID, texts)
 	if err != nil {
 		return nil, fmt.Errorf("writing the reply: %w", err)
 	}
-	return &Reply{Response: callout.Response{Status: 200, Body: body}}, nil
+	return &Reply{Response: resp}, nil
 }
 
 // OutboundKey is the Idempotency-Key sent to the manufacturer: the same for
@@ -333,14 +347,14 @@ func OutboundKey(job *callout.Job) string {
 	return "callout-" + hex.EncodeToString(sum[:16])
 }
 
-func problemReply(err error) *Reply {
-	p := callout.NewProblem(err)
-	body, merr := p.MarshalJSON()
-	if merr != nil {
-		p = callout.NewProblem(fmt.Errorf("writing a problem: %w", merr))
-		body, _ = p.MarshalJSON()
+// failed is the reply to a submission that failed with err.
+func (s *Service) failed(err error) *Reply {
+	reply := &Reply{Response: s.replies.Failed(err)}
+	var e *callout.Error
+	if errors.As(err, &e) {
+		reply.RetryAfter = e.RetryAfter
 	}
-	return &Reply{Response: callout.Response{Status: p.Status, Body: body}, RetryAfter: time.Duration(p.RetryAfter) * time.Second}
+	return reply
 }
 
 // replyOf rebuilds the reply of a stored response.

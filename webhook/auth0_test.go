@@ -1,73 +1,35 @@
 package webhook_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/callout/callout"
-	"github.com/callout/callout/auth"
+	"github.com/callout/callout/auth0"
+	"github.com/callout/callout/internal/fakeauth0"
 	"github.com/callout/callout/internal/fakemanufacturer"
 	"github.com/callout/callout/webhook"
 )
 
 const testClientSecret = "auth0-client-secret-value"
 
-// fakeAuth0 is an Auth0 tenant's token endpoint: it hands out tok-1, tok-2,
-// … to the right credentials, or fails with an OAuth error when told to.
-type fakeAuth0 struct {
-	mu       sync.Mutex
-	issued   int
-	failWith string // an OAuth error code to answer with; "" to issue tokens
-	hang     bool   // never answer
-}
-
-func (f *fakeAuth0) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r.ParseForm()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.hang {
-		<-r.Context().Done()
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	if f.failWith != "" || r.PostForm.Get("client_secret") != testClientSecret {
-		w.WriteHeader(http.StatusUnauthorized)
-		// A careless endpoint echoes what it got.
-		json.NewEncoder(w).Encode(map[string]string{
-			"error":             f.failWith,
-			"error_description": "Unauthorized client " + r.PostForm.Get("client_id") + " (secret " + r.PostForm.Get("client_secret") + ")",
-		})
-		return
-	}
-	f.issued++
-	fmt.Fprintf(w, `{"access_token": "tok-%d", "token_type": "Bearer", "expires_in": 86400}`, f.issued)
-}
-
-func (f *fakeAuth0) count() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.issued
-}
-
 // auth0Setup starts a fake Auth0 and returns a client with a real token
 // cache and a webhook configured for it.
-func auth0Setup(t *testing.T, mfr *fakemanufacturer.Server) (*fakeAuth0, *webhook.Client, *callout.Webhook) {
+func auth0Setup(t *testing.T, mfr *fakemanufacturer.Server) (*fakeauth0.Server, *webhook.Client, *callout.Webhook) {
 	t.Helper()
-	tenant := &fakeAuth0{}
-	tenantSrv := manufacturer(t, tenant)
+	tenant := fakeauth0.New("erp")
+	t.Cleanup(tenant.Close)
 	hc := webhook.NewHTTPClient(openPolicy)
-	tokens := auth.NewAuth0Tokens(auth.Auth0Options{HTTPClient: hc})
+	tokens := auth0.New(auth0.Options{HTTPClient: hc})
 	t.Cleanup(tokens.Close)
 	c := webhook.New(webhook.Options{HTTPClient: hc, Policy: openPolicy, Tokens: tokens})
 	w := newHook(callout.KindSubmission, mfr.URL)
 	w.Auth = callout.Auth{Type: callout.AuthAuth0, Auth0: callout.Auth0{
-		TenantDomain: tenantSrv.URL,
+		TenantDomain: tenant.URL,
 		ClientID:     "client-1",
 		ClientSecret: testClientSecret,
 		Audience:     "https://erp.example.com",
@@ -88,20 +50,23 @@ func TestAuth0(t *testing.T) {
 				t.Fatalf("Outcome = %s (%s), want accepted", res.Outcome, res.Detail)
 			}
 		}
-		for i, r := range mfr.Requests() {
-			if got := r.Header.Get("Authorization"); got != "Bearer tok-1" {
-				t.Errorf("request %d: Authorization = %q, want Bearer tok-1", i+1, got)
+		for i, r := range mfr.Received() {
+			if got := r.Header.Get("Authorization"); got != "Bearer erp-tok-1" {
+				t.Errorf("request %d: Authorization = %q, want Bearer erp-tok-1", i+1, got)
 			}
 		}
-		if n := tenant.count(); n != 1 {
+		if n := tenant.Requests(); n != 1 {
 			t.Errorf("%d tokens fetched, want 1", n)
+		}
+		if got := tenant.Last(); got.ClientID != "client-1" || got.ClientSecret != testClientSecret || got.Audience != "https://erp.example.com" {
+			t.Errorf("the token request did not carry the webhook's credentials")
 		}
 	})
 	for _, status := range []int{http.StatusUnauthorized, http.StatusForbidden} {
 		for _, kind := range []callout.Kind{callout.KindSubmission, callout.KindPricing} {
 			t.Run(fmt.Sprintf("%s/%d then accepted", kind, status), func(t *testing.T) {
 				mfr := manufacturer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if r.Header.Get("Authorization") != "Bearer tok-2" {
+					if r.Header.Get("Authorization") != "Bearer erp-tok-2" {
 						w.WriteHeader(status)
 						return
 					}
@@ -113,11 +78,11 @@ func TestAuth0(t *testing.T) {
 				if res.Outcome != callout.OutcomeAccepted || res.Attempts != 2 {
 					t.Fatalf("Outcome = %s after %d attempts (%s), want accepted after 2", res.Outcome, res.Attempts, res.Detail)
 				}
-				if n := tenant.count(); n != 2 {
+				if n := tenant.Requests(); n != 2 {
 					t.Errorf("%d tokens fetched, want 2", n)
 				}
 				checkWarnings(t, res.Warnings, []string{fmt.Sprintf("retried with a fresh Auth0 token after HTTP %d", status)})
-				reqs := mfr.Requests()
+				reqs := mfr.Received()
 				if len(reqs) != 2 || reqs[0].Header.Get("Idempotency-Key") != reqs[1].Header.Get("Idempotency-Key") {
 					t.Errorf("requests = %d, want 2 with the same Idempotency-Key", len(reqs))
 				}
@@ -132,7 +97,7 @@ func TestAuth0(t *testing.T) {
 		if res.Outcome != callout.OutcomeAuthFailed || res.Attempts != 2 || res.HTTPStatus != 401 {
 			t.Errorf("Outcome = %s, HTTP %d after %d attempts, want auth_failed, 401 after 2", res.Outcome, res.HTTPStatus, res.Attempts)
 		}
-		if n := tenant.count(); n != 2 {
+		if n := tenant.Requests(); n != 2 {
 			t.Errorf("%d tokens fetched, want 2", n)
 		}
 	})
@@ -140,7 +105,10 @@ func TestAuth0(t *testing.T) {
 		mfr := manufacturer(t, nil)
 		mfr.Answer(http.StatusOK, `{}`)
 		tenant, c, w := auth0Setup(t, mfr)
-		tenant.failWith = "access_denied"
+		// A careless endpoint echoes what it got.
+		tenant.Respond(func(w http.ResponseWriter, r fakeauth0.Request) {
+			fakeauth0.WriteError(w, http.StatusUnauthorized, "access_denied", "Unauthorized client "+r.ClientID+" (secret "+r.ClientSecret+")")
+		})
 		res := call(t, c, w)
 		if res.Outcome != callout.OutcomeAuthFailed || res.Attempts != 0 {
 			t.Fatalf("Outcome = %s after %d attempts, want auth_failed after none", res.Outcome, res.Attempts)
@@ -148,8 +116,8 @@ func TestAuth0(t *testing.T) {
 		if !strings.Contains(res.Detail, "access_denied") || !strings.Contains(res.Detail, "Unauthorized client") {
 			t.Errorf("Detail = %q, want Auth0's error and description", res.Detail)
 		}
-		if len(mfr.Requests()) != 0 {
-			t.Errorf("the webhook got %d requests, want none", len(mfr.Requests()))
+		if len(mfr.Received()) != 0 {
+			t.Errorf("the webhook got %d requests, want none", len(mfr.Received()))
 		}
 		checkNoSecret(t, res, testClientSecret)
 	})
@@ -157,7 +125,7 @@ func TestAuth0(t *testing.T) {
 		mfr := manufacturer(t, nil)
 		mfr.Answer(http.StatusOK, `{}`)
 		tenant, c, w := auth0Setup(t, mfr)
-		tenant.hang = true
+		tenant.Hold() // never answers
 		w.TimeoutMS = 300
 		res := call(t, c, w)
 		if res.Outcome != callout.OutcomeTimeout || res.Attempts != 0 {
@@ -172,7 +140,7 @@ func TestAuth0(t *testing.T) {
 		mfr.Answer(http.StatusOK, `{}`)
 		_, _, w := auth0Setup(t, mfr)
 		hc := webhook.NewHTTPClient(webhook.Policy{AllowInsecureHTTP: true})
-		tokens := auth.NewAuth0Tokens(auth.Auth0Options{HTTPClient: hc})
+		tokens := auth0.New(auth0.Options{HTTPClient: hc})
 		t.Cleanup(tokens.Close)
 		// The webhook may be reached, its Auth0 tenant on loopback may not.
 		c := webhook.New(webhook.Options{HTTPClient: webhook.NewHTTPClient(openPolicy), Policy: openPolicy, Tokens: tokens})

@@ -16,7 +16,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -28,7 +27,7 @@ import (
 )
 
 // Tokens hands out Auth0 access tokens, cached and shared between callouts.
-// *auth.Auth0Tokens is one. An error from Token must never hold a secret: its
+// *auth0.Tokens is one. An error from Token must never hold a secret: its
 // text is shown to administrators.
 type Tokens interface {
 	// Token returns a valid access token for the credentials.
@@ -87,9 +86,16 @@ type Options struct {
 	// state ("closed", "half-open", "open"). It runs under the breaker's
 	// lock: it must return quickly and must not call the Client.
 	OnBreakerChange func(manufacturer string, kind callout.Kind, from, to string)
-	// Now is the clock of timestamps, signatures and Retry-After; nil means
-	// time.Now.
+	// Now is the clock of timestamps, signatures, Retry-After, attempt
+	// timing and the time left for a retry; nil means time.Now.
 	Now func() time.Time
+	// Jitter returns the pause before a retry, unless the webhook's
+	// Retry-After asks for a longer one; nil means a random pause of 50 to
+	// 150 ms, so that callouts failing together do not retry together.
+	Jitter func() time.Duration
+	// After waits as time.After does; the pause before a retry is taken on
+	// it. Nil means time.After. Tests move their clock instead of sleeping.
+	After func(time.Duration) <-chan time.Time
 }
 
 // Client calls manufacturers' webhooks. It is safe for concurrent use and
@@ -104,6 +110,7 @@ type Client struct {
 	onCallout   func(*callout.Webhook, *Result)
 	now         func() time.Time
 	jitter      func() time.Duration
+	after       func(time.Duration) <-chan time.Time
 	breakers    *breakers
 }
 
@@ -118,7 +125,8 @@ func New(o Options) *Client {
 		log:         o.Logger,
 		onCallout:   o.OnCallout,
 		now:         o.Now,
-		jitter:      func() time.Duration { return minRetryPause + rand.N(retryJitter) },
+		jitter:      o.Jitter,
+		after:       o.After,
 	}
 	if c.hc == nil {
 		c.hc = NewHTTPClient(o.Policy)
@@ -134,6 +142,12 @@ func New(o Options) *Client {
 	}
 	if c.now == nil {
 		c.now = time.Now
+	}
+	if c.jitter == nil {
+		c.jitter = func() time.Duration { return minRetryPause + rand.N(retryJitter) }
+	}
+	if c.after == nil {
+		c.after = time.After
 	}
 	c.breakers = &breakers{now: c.now, log: c.log, onChange: o.OnBreakerChange}
 	return c
@@ -222,10 +236,11 @@ type call struct {
 	id  string
 
 	signer   *signer
-	token    string   // the current Auth0 token
-	body     []byte   // the start of the last answer's body, not yet redacted
-	secrets  []string // redacted from the result
-	warnings []string // the client's own, added after the answer's
+	deadline time.Time // when the callout's time is up, by Client.now
+	token    string    // the current Auth0 token
+	body     []byte    // the start of the last answer's body, not yet redacted
+	secrets  []string  // redacted from the result
+	warnings []string  // the client's own, added after the answer's
 	// excluded marks a callout that says nothing about the webhook's health
 	// (a blocked destination, a cancelling caller, a local setup error).
 	excluded bool
@@ -263,16 +278,19 @@ func (cl *call) preflight() bool {
 	cl.addSecret(strings.TrimPrefix(w.SigningSecret, "whsec_"))
 
 	cl.excluded = true
-	u, err := url.Parse(w.URL)
+	// The host is left to the dialer, which checks the address it dials,
+	// literal or resolved.
+	_, err := cl.c.policy.URLPolicy().CheckURL(w.URL)
+	var ue *callout.URLError
 	switch {
-	case err != nil || !u.IsAbs() || u.Host == "":
+	case err == nil:
+	case errors.As(err, &ue) && ue.Rule == callout.URLNotAbsolute:
 		cl.fail(callout.OutcomeDestinationBlocked, "the webhook URL is not an absolute URL; no request was sent")
 		return false
-	case u.User != nil:
+	case errors.As(err, &ue) && ue.Rule == callout.URLCredentials:
 		cl.fail(callout.OutcomeDestinationBlocked, "the webhook URL carries credentials, which Callout never sends; configure them under auth")
 		return false
-	}
-	if err := checkScheme(u, cl.c.policy.AllowInsecureHTTP); err != nil {
+	default:
 		cl.fail(callout.OutcomeDestinationBlocked, "destination blocked: %v; no request was sent", err)
 		return false
 	}
@@ -334,6 +352,13 @@ func (cl *call) verdict() error {
 func (cl *call) run(parent context.Context) {
 	ctx, cancel := context.WithTimeoutCause(parent, cl.timeout(), errCalloutTimeout)
 	defer cancel()
+	left := cl.timeout()
+	if d, ok := parent.Deadline(); ok {
+		// The caller's deadline is on the real clock: it is carried over to
+		// the client's once, here.
+		left = min(left, time.Until(d))
+	}
+	cl.deadline = cl.c.now().Add(left)
 	auth0 := cl.w.Auth.Type == callout.AuthAuth0
 	if auth0 && !cl.fetchToken(ctx) {
 		return
@@ -408,7 +433,7 @@ type attempt struct {
 
 // attempt makes one request.
 func (cl *call) attempt(ctx context.Context) attempt {
-	start := time.Now()
+	start := cl.c.now()
 	req, err := cl.newRequest(ctx)
 	if err != nil {
 		cl.excluded = true
@@ -416,12 +441,12 @@ func (cl *call) attempt(ctx context.Context) attempt {
 	}
 	resp, err := cl.c.hc.Do(req)
 	if err != nil {
-		return attempt{err: err, took: time.Since(start)}
+		return attempt{err: err, took: cl.c.now().Sub(start)}
 	}
 	defer resp.Body.Close()
 	a := attempt{status: resp.StatusCode, header: resp.Header}
 	a.body, a.tooLarge, a.err = readBody(resp.Body, resp.ContentLength, cl.c.maxResponse)
-	a.took = time.Since(start)
+	a.took = cl.c.now().Sub(start)
 	return a
 }
 
@@ -502,6 +527,9 @@ func (cl *call) settle(ctx context.Context, a attempt) {
 		cl.fail(callout.OutcomeDestinationBlocked, "destination blocked: %v", blocked)
 	case a.err != nil && ctx.Err() != nil:
 		cl.contextDone(ctx, "no complete answer came", a.status)
+	case a.err != nil && headersTooLarge(a.err):
+		// The manufacturer answered, badly: not a reason to retry.
+		cl.fail(callout.OutcomeBadResponse, "the answer's headers are larger than Callout accepts: %v", unwrapURL(a.err))
 	case a.err != nil:
 		cl.fail(callout.OutcomeUnreachable, "%s", describe(a.err, a.status))
 	case a.tooLarge:
@@ -573,16 +601,13 @@ func (cl *call) pause(ctx context.Context, a attempt) bool {
 	if ra, ok := retryAfterHeader(a.header, cl.c.now()); ok && ra > p {
 		p = ra
 	}
-	deadline, _ := ctx.Deadline()
-	left := time.Until(deadline)
+	left := cl.deadline.Sub(cl.c.now())
 	if left < p+max(a.took, minAttempt) {
 		cl.warn("not retried: %s of the %d ms timeout left", max(left, 0).Round(time.Millisecond), cl.timeout().Milliseconds())
 		return false
 	}
-	t := time.NewTimer(p)
-	defer t.Stop()
 	select {
-	case <-t.C:
+	case <-cl.c.after(p):
 		return true
 	case <-ctx.Done():
 		return false

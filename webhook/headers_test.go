@@ -110,7 +110,7 @@ func TestHeaders(t *testing.T) {
 	if res.Outcome != callout.OutcomeAccepted || res.Attempts != 2 {
 		t.Fatalf("Outcome = %s after %d attempts (%s), want accepted after 2", res.Outcome, res.Attempts, res.Detail)
 	}
-	reqs := srv.Requests()
+	reqs := srv.Received()
 	if len(reqs) != 2 {
 		t.Fatalf("the webhook got %d requests, want 2", len(reqs))
 	}
@@ -154,7 +154,7 @@ func TestHeadersOptional(t *testing.T) {
 	if res.Outcome != callout.OutcomeAccepted {
 		t.Fatalf("Outcome = %s (%s), want accepted", res.Outcome, res.Detail)
 	}
-	h := srv.Requests()[0].Header
+	h := srv.Received()[0].Header
 	for _, k := range []string{"Authorization", "Idempotency-Key", "Webhook-Id", "Webhook-Timestamp", "Webhook-Signature", "X-Request-Id"} {
 		if v, ok := h[k]; ok {
 			t.Errorf("%s = %q, want it absent", k, v)
@@ -178,7 +178,7 @@ func TestSignatureTimestamp(t *testing.T) {
 	w := newHook(callout.KindSubmission, srv.URL)
 	w.SigningSecret = testSigningSecret
 	call(t, c, w)
-	r := srv.Requests()[0]
+	r := srv.Received()[0]
 	if got, want := r.Header.Get("webhook-timestamp"), strconv.FormatInt(now.Unix(), 10); got != want {
 		t.Errorf("webhook-timestamp = %s, want %s", got, want)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/callout/callout"
+	"github.com/callout/callout/internal/fakemanufacturer"
 	"github.com/callout/callout/webhook"
 )
 
@@ -387,4 +388,36 @@ func abbreviate(s string) string {
 		return s[:20] + "…" + s[len(s)-20:]
 	}
 	return s
+}
+
+// TestHugeHeaders checks that an answer whose headers exceed what the
+// transport reads (64 KiB) is bad_response, an answer that came but cannot be
+// used, not webhook_unreachable, and is not retried.
+func TestHugeHeaders(t *testing.T) {
+	for _, kind := range []callout.Kind{callout.KindSubmission, callout.KindPricing} {
+		t.Run(string(kind), func(t *testing.T) {
+			srv := manufacturer(t, nil)
+			srv.Answers(fakemanufacturer.Answer{Header: http.Header{"X-Padding": {strings.Repeat("a", 65<<10)}}, Body: `{"cost": 1}`})
+			w := newHook(kind, srv.URL)
+			if kind == callout.KindPricing {
+				w.Retries = 1
+			}
+			res := call(t, newClient(t, webhook.Options{}), w)
+			if res.Outcome != callout.OutcomeBadResponse {
+				t.Fatalf("Outcome = %s (%s), want bad_response", res.Outcome, res.Detail)
+			}
+			if want := "the answer's headers are larger than Callout accepts"; !strings.Contains(res.Detail, want) {
+				t.Errorf("Detail = %q, want it to contain %q", res.Detail, want)
+			}
+			if strings.Contains(res.Detail, srv.URL) {
+				t.Errorf("Detail = %q names the URL", res.Detail)
+			}
+			if res.Attempts != 1 || len(srv.Received()) != 1 {
+				t.Errorf("Attempts = %d, requests = %d, want 1", res.Attempts, len(srv.Received()))
+			}
+			if !res.Outcome.BreakerFailure(res.HTTPStatus) {
+				t.Error("bad_response is not counted as a breaker failure")
+			}
+		})
+	}
 }

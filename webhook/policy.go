@@ -8,9 +8,10 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"syscall"
 	"time"
+
+	"github.com/callout/callout"
 )
 
 // Policy says where outbound calls may go (SPEC §7).
@@ -22,6 +23,12 @@ type Policy struct {
 	// Resolver resolves host names; nil means net.DefaultResolver. Tests
 	// inject one pointing at a fake DNS server.
 	Resolver *net.Resolver
+}
+
+// URLPolicy is the part of p that needs no network, for checking a
+// configuration before it is used.
+func (p Policy) URLPolicy() callout.URLPolicy {
+	return callout.URLPolicy{AllowInsecureHTTP: p.AllowInsecureHTTP, AllowPrivateNetworks: p.AllowPrivateNetworks}
 }
 
 // Transport tuning. The callout's own context bounds every call, so the
@@ -80,7 +87,7 @@ func NewHTTPClient(p Policy) *http.Client {
 		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
 	}
 	return &http.Client{
-		Transport: &schemeGuard{allowHTTP: p.AllowInsecureHTTP, next: transport},
+		Transport: &schemeGuard{policy: p.URLPolicy(), next: transport},
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
@@ -91,17 +98,17 @@ func NewHTTPClient(p Policy) *http.Client {
 // client is safe whoever builds the request (the webhook client or Auth0's
 // token source).
 type schemeGuard struct {
-	allowHTTP bool
-	next      http.RoundTripper
+	policy callout.URLPolicy
+	next   http.RoundTripper
 }
 
 // RoundTrip implements http.RoundTripper.
 func (g *schemeGuard) RoundTrip(req *http.Request) (*http.Response, error) {
-	if err := checkScheme(req.URL, g.allowHTTP); err != nil {
+	if err := g.policy.CheckScheme(req.URL.Scheme); err != nil {
 		if req.Body != nil {
 			req.Body.Close()
 		}
-		return nil, err
+		return nil, &BlockedError{Reason: err.Error()}
 	}
 	return g.next.RoundTrip(req)
 }
@@ -138,19 +145,6 @@ func (e *BlockedError) Error() string {
 // Is reports whether target is ErrBlocked.
 func (e *BlockedError) Is(target error) bool { return target == ErrBlocked }
 
-// checkScheme accepts https, and http when allowed.
-func checkScheme(u *url.URL, allowHTTP bool) error {
-	switch {
-	case u.Scheme == "https":
-		return nil
-	case u.Scheme == "http" && allowHTTP:
-		return nil
-	case u.Scheme == "http":
-		return &BlockedError{Reason: "plain http is not allowed (https is required unless CALLOUT_ALLOW_INSECURE_HTTP=true)"}
-	}
-	return &BlockedError{Reason: fmt.Sprintf("the URL scheme %q is not allowed: use https", u.Scheme)}
-}
-
 // controlDial runs after the socket is made and before it connects: the
 // address here is the one resolved for this very connection.
 func controlDial(network, address string, _ syscall.RawConn) error {
@@ -175,56 +169,11 @@ func checkLiteral(_, address string) error {
 	return checkAddr(addr)
 }
 
-// blockedPrefixes are the ranges beyond what netip.Addr's predicates cover.
-var blockedPrefixes = []struct {
-	prefix netip.Prefix
-	reason string
-}{
-	{netip.MustParsePrefix("0.0.0.0/8"), `a "this network" address`},
-	{netip.MustParsePrefix("100.64.0.0/10"), "a carrier-grade NAT (CGNAT) address"},
-	{netip.MustParsePrefix("192.0.0.0/24"), "an IETF protocol assignment address"},
-	{netip.MustParsePrefix("198.18.0.0/15"), "a benchmarking address"},
-	{netip.MustParsePrefix("240.0.0.0/4"), "a reserved or broadcast address"},
-	{netip.MustParsePrefix("fec0::/10"), "a site-local address"},
-}
-
-// nat64 is the well-known NAT64 prefix: its addresses embed an IPv4 address,
-// which is checked in turn.
-var nat64 = netip.MustParsePrefix("64:ff9b::/96")
-
-// checkAddr returns a *BlockedError when addr is loopback, private (RFC 1918,
-// IPv6 ULA), link-local, CGNAT, multicast, unspecified or otherwise not a
-// public unicast address.
+// checkAddr returns a *BlockedError when addr is one the policy forbids
+// (callout.ForbiddenAddr).
 func checkAddr(addr netip.Addr) error {
-	addr = addr.Unmap().WithZone("")
-	if nat64.Contains(addr) {
-		b := addr.As16()
-		if err := checkAddr(netip.AddrFrom4([4]byte(b[12:]))); err != nil {
-			return &BlockedError{Addr: addr, Reason: "a NAT64 address embedding a forbidden IPv4 address"}
-		}
+	if reason, forbidden := callout.ForbiddenAddr(addr); forbidden {
+		return &BlockedError{Addr: addr.Unmap().WithZone(""), Reason: reason}
 	}
-	reason := ""
-	switch {
-	case addr.IsUnspecified():
-		reason = "an unspecified address"
-	case addr.IsLoopback():
-		reason = "a loopback address"
-	case addr.IsPrivate():
-		reason = "a private-network address"
-	case addr.IsLinkLocalUnicast():
-		reason = "a link-local address"
-	case addr.IsMulticast():
-		reason = "a multicast address"
-	default:
-		for _, b := range blockedPrefixes {
-			if b.prefix.Contains(addr) {
-				reason = b.reason
-				break
-			}
-		}
-	}
-	if reason == "" {
-		return nil
-	}
-	return &BlockedError{Addr: addr, Reason: reason}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -84,57 +85,155 @@ const (
 	redactMargin = 8 << 10
 )
 
-// redact replaces every known secret in the result's text, including the
-// JSON-escaped forms in which a webhook may echo it.
+// redact replaces every known secret in the result's text, in each form in
+// which a webhook may echo it (echoForms), and a hex secret in any case.
 func redact(res *Result, body []byte, secrets []string) {
 	if len(secrets) == 0 {
 		res.ResponseBody = head(body, callout.ResponseBodyLimit)
 		return
 	}
-	var forms []string
-	for _, s := range secrets {
-		// As written, as a JSON string holds it, and either with / escaped as
-		// PHP's json_encode does.
-		escaped := s
-		if q, err := json.Marshal(s); err == nil {
-			escaped = string(q[1 : len(q)-1])
-		}
-		for _, f := range []string{s, escaped} {
-			forms = append(forms, f, strings.ReplaceAll(f, "/", `\/`))
-		}
-	}
-	// Longest first, so that a secret containing another is replaced whole.
-	slices.SortFunc(forms, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
-	forms = slices.Compact(forms)
-	pairs := make([]string, 0, 2*len(forms))
-	for _, f := range forms {
-		pairs = append(pairs, f, callout.Redacted)
-	}
-	rp := strings.NewReplacer(pairs...)
+	rd := newRedactor(secrets)
 	strs := func(ss []string) {
 		for i := range ss {
-			ss[i] = rp.Replace(ss[i])
+			ss[i] = rd.replace(ss[i])
 		}
 	}
-	res.Detail = rp.Replace(res.Detail)
+	res.Detail = rd.replace(res.Detail)
 	strs(res.Warnings)
 	a := &res.Answer
-	a.Detail = rp.Replace(a.Detail)
-	a.ExternalID = rp.Replace(a.ExternalID)
+	a.Detail = rd.replace(a.Detail)
+	a.ExternalID = rd.replace(a.ExternalID)
 	strs(a.Errors)
 	strs(a.Messages)
 	strs(a.Warnings)
-	redactBreakdown(a.Breakdown, rp)
+	redactBreakdown(a.Breakdown, rd)
 	if len(body) > 0 {
-		body = []byte(rp.Replace(string(body)))
+		body = []byte(rd.replace(string(body)))
 	}
 	res.ResponseBody = head(body, callout.ResponseBodyLimit)
 }
 
-func redactBreakdown(nodes []callout.BreakdownNode, rp *strings.Replacer) {
+// redactor replaces the forms of a callout's secrets.
+type redactor struct {
+	// forms are the forms of every secret, longest first, so that a secret
+	// containing another is replaced whole.
+	forms []string
+	// hex are the secrets made of hex digits, in lower case: a webhook may
+	// echo them in another case.
+	hex []string
+}
+
+func newRedactor(secrets []string) *redactor {
+	rd := &redactor{}
+	for _, s := range secrets {
+		rd.forms = append(rd.forms, echoForms(s)...)
+		if isHex(s) {
+			rd.hex = append(rd.hex, asciiLower(s))
+		}
+	}
+	byLength := func(a, b string) int { return cmp.Compare(len(b), len(a)) }
+	slices.SortFunc(rd.forms, byLength)
+	rd.forms = slices.Compact(rd.forms)
+	slices.SortFunc(rd.hex, byLength)
+	return rd
+}
+
+// echoForms are the forms in which a webhook may echo s: as written,
+// URL-encoded for a query or a path, or in standard or URL-safe base64,
+// padded or not; each also as a JSON string holds it, with or without
+// HTML-escaping, and with / escaped too, as PHP's json_encode does.
+func echoForms(s string) []string {
+	b := []byte(s)
+	var forms []string
+	for _, e := range []string{
+		s, url.QueryEscape(s), url.PathEscape(s),
+		base64.StdEncoding.EncodeToString(b), base64.RawStdEncoding.EncodeToString(b),
+		base64.URLEncoding.EncodeToString(b), base64.RawURLEncoding.EncodeToString(b),
+	} {
+		for _, f := range []string{e, jsonEscape(e, true), jsonEscape(e, false)} {
+			forms = append(forms, f)
+			if strings.Contains(f, "/") {
+				forms = append(forms, strings.ReplaceAll(f, "/", `\/`))
+			}
+		}
+	}
+	return forms
+}
+
+// jsonEscape is s as the inside of a JSON string.
+func jsonEscape(s string, escapeHTML bool) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(escapeHTML)
+	if enc.Encode(s) != nil {
+		return s
+	}
+	q := bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+	return string(q[1 : len(q)-1])
+}
+
+// replace returns s with every form of every secret replaced. It searches
+// for each form in turn: strings.Index is fast enough that this beats a
+// strings.Replacer of every form built for each callout.
+func (rd *redactor) replace(s string) string {
+	for _, f := range rd.forms {
+		if strings.Contains(s, f) {
+			s = strings.ReplaceAll(s, f, callout.Redacted)
+		}
+	}
+	for _, h := range rd.hex {
+		s = replaceFold(s, h)
+	}
+	return s
+}
+
+// replaceFold replaces the lower-case hex word h in s in any case. It looks
+// in an ASCII-lowered copy of s, whose byte offsets are those of s.
+func replaceFold(s, h string) string {
+	lower := asciiLower(s)
+	if !strings.Contains(lower, h) {
+		return s
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(lower, h)
+		if i < 0 {
+			break
+		}
+		b.WriteString(s[:i])
+		b.WriteString(callout.Redacted)
+		s, lower = s[i+len(h):], lower[i+len(h):]
+	}
+	b.WriteString(s)
+	return b.String()
+}
+
+// isHex reports whether s is made of hex digits only.
+func isHex(s string) bool {
+	return s != "" && !strings.ContainsFunc(s, func(r rune) bool {
+		return !('0' <= r && r <= '9' || 'a' <= r && r <= 'f' || 'A' <= r && r <= 'F')
+	})
+}
+
+// asciiLower lowers ASCII letters only, byte by byte, so that byte offsets
+// do not move (strings.ToLower would also rewrite invalid UTF-8).
+func asciiLower(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return 'A' <= r && r <= 'Z' }) {
+		return s
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+func redactBreakdown(nodes []callout.BreakdownNode, rd *redactor) {
 	for i := range nodes {
-		nodes[i].Name = rp.Replace(nodes[i].Name)
-		redactBreakdown(nodes[i].Items, rp)
+		nodes[i].Name = rd.replace(nodes[i].Name)
+		redactBreakdown(nodes[i].Items, rd)
 	}
 }
 
@@ -178,10 +277,7 @@ func byteSize(n int64) string {
 // describe explains a transport failure to an administrator. It never uses
 // the request URL, which may carry a token in its query.
 func describe(err error, status int) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
+	err = unwrapURL(err)
 	if status != 0 {
 		return fmt.Sprintf("HTTP %d: the connection failed while the answer's body was arriving: %v", status, err)
 	}
@@ -210,6 +306,31 @@ func describe(err error, status int) string {
 		return "the connection was closed before an answer came"
 	}
 	return fmt.Sprintf("the request failed: %v", err)
+}
+
+// unwrapURL strips the *url.Error that http.Client wraps its errors in: its
+// text holds the request URL, which may carry a token in its query.
+func unwrapURL(err error) error {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		return ue.Err
+	}
+	return err
+}
+
+// headersTooLargeTexts are the texts of the transport's refusal of an answer
+// whose headers exceed its MaxResponseHeaderBytes, in HTTP/1 and HTTP/2.
+// net/http gives that refusal no type or sentinel error, so its text is the
+// only handle; TestHugeHeaders fails should a Go release reword HTTP/1's.
+var headersTooLargeTexts = []string{
+	"net/http: server response headers exceeded ",
+	"http2: response header list larger than advertised limit",
+}
+
+// headersTooLarge reports whether err is the transport's refusal of an
+// answer's oversized headers.
+func headersTooLarge(err error) bool {
+	text := err.Error()
+	return slices.ContainsFunc(headersTooLargeTexts, func(t string) bool { return strings.Contains(text, t) })
 }
 
 // neverSent reports whether err shows that the request certainly never

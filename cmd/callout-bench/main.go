@@ -110,19 +110,15 @@ func measure(ctx context.Context, opts options, stdout, stderr io.Writer) error 
 	b := &bench{opts: opts, hc: loadClient(max(opts.burst, opts.concurrency)), progress: stderr, logs: logw}
 	defer b.hc.CloseIdleConnections()
 
-	hooks := startWebhooks()
-	defer hooks.Close()
-	b.hooks = hooks
-	auth0, err := startAuth0()
-	if err != nil {
-		return err
-	}
-	defer auth0.srv.Close()
-	b.auth0 = auth0
+	b.hooks = startWebhooks()
+	defer b.hooks.Close()
+	b.auth0 = startAuth0()
+	defer b.auth0.Close()
+	var err error
 	if b.refused, err = refusedURL(); err != nil {
 		return err
 	}
-	proxy, err := startChild("proxy", []string{proxyTargetEnv + "=" + hooks.proxy.URL}, stderr)
+	proxy, err := startChild("proxy", []string{proxyTargetEnv + "=" + b.hooks.proxy.URL}, stderr)
 	if err != nil {
 		return err
 	}
@@ -172,7 +168,7 @@ func measure(ctx context.Context, opts options, stdout, stderr io.Writer) error 
 			return err
 		}
 	}
-	if bad := hooks.bad.Load(); bad > 0 {
+	if bad := b.hooks.bad.Load(); bad > 0 {
 		return fmt.Errorf("the fake webhooks refused %d requests for a wrong credential", bad)
 	}
 	r.Memory = mem.result

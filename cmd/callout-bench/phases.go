@@ -20,6 +20,7 @@ import (
 	"github.com/callout/callout"
 	"github.com/callout/callout/auth"
 	"github.com/callout/callout/config"
+	"github.com/callout/callout/internal/fakeauth0"
 	calloutmetrics "github.com/callout/callout/metrics"
 	"github.com/callout/callout/payload"
 	"github.com/callout/callout/server"
@@ -32,7 +33,7 @@ type bench struct {
 	opts     options
 	hc       *http.Client
 	hooks    *fakeWebhooks
-	auth0    *fakeAuth0
+	auth0    *fakeauth0.Server
 	callout  *calloutServer
 	proxyURL string
 	refused  string // a webhook URL whose port refuses connections
@@ -127,7 +128,7 @@ func (b *bench) prepare(ctx context.Context) error {
 			"url":     b.hooks.auth0.URL + "/auth0",
 			"retries": 0,
 			"auth": map[string]any{"type": "auth0", "auth0": map[string]any{
-				"tenant_domain": b.auth0.url,
+				"tenant_domain": b.auth0.URL,
 				"client_id":     "bench-client",
 				"client_secret": "bench-client-secret-not-a-secret",
 				"audience":      "https://bench.example",
@@ -226,9 +227,9 @@ func (b *bench) saturation(ctx context.Context) (saturationResult, error) {
 	r.Proxy = loop.run(ctx, b.sendProxy)
 
 	b.say("saturation with %d workers for %s: Callout", b.opts.concurrency, b.opts.duration)
-	hits := b.hooks.bearer.Calls()
+	hits := b.hooks.bearer.Requests()
 	r.Callout = loop.run(ctx, b.sendCallout(b.appHeader(mfrPricing)))
-	r.CalloutWebhookHits = int64(b.hooks.bearer.Calls() - hits)
+	r.CalloutWebhookHits = b.hooks.bearer.Requests() - hits
 	r.CalloutCalloutRate = perSecond(int(r.CalloutWebhookHits), r.Callout.Elapsed)
 	return r, nil
 }
@@ -357,11 +358,11 @@ func (b *bench) tokenBurst(ctx context.Context) tokenResult {
 	r.ProxyForwarded, r.ProxyElapsed, r.ProxyErrors = burst(r.Burst, func(int) error { return b.sendProxy(ctx, 0) })
 	b.say("token burst: %d simultaneous prices on a cold token cache", r.Burst)
 	header := b.appHeader(mfrAuth0)
-	before := b.auth0.requests.Load()
+	before := b.auth0.Requests()
 	r.Priced, r.Elapsed, r.Errors = burst(r.Burst, func(i int) error {
 		return b.post(ctx, b.priceURL(mfrAuth0, b.burstJobs[i]), nil, header, http.StatusOK)
 	})
-	r.TokenRequests = b.auth0.requests.Load() - before
+	r.TokenRequests = b.auth0.Requests() - before
 	return r
 }
 

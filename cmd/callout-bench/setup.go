@@ -25,6 +25,7 @@ import (
 
 	"github.com/callout/callout/auth"
 	"github.com/callout/callout/config"
+	"github.com/callout/callout/internal/fakeauth0"
 	"github.com/callout/callout/internal/fakemanufacturer"
 	"github.com/callout/callout/payload"
 	"github.com/callout/callout/server"
@@ -117,7 +118,7 @@ func (f *fakeWebhooks) accepting(token string) http.HandlerFunc {
 // captured returns the body and headers of the first request Callout sent
 // to the bearer webhook, or an error when none came yet.
 func (f *fakeWebhooks) captured() ([]byte, http.Header, error) {
-	reqs := f.bearer.Requests()
+	reqs := f.bearer.Received()
 	if len(reqs) == 0 {
 		return nil, nil, errors.New("the fake webhook has not been called by Callout")
 	}
@@ -131,29 +132,15 @@ func (f *fakeWebhooks) Close() {
 	f.proxy.Close()
 }
 
-// fakeAuth0 is an Auth0 tenant's token endpoint that counts its requests.
-type fakeAuth0 struct {
-	srv      *http.Server
-	url      string
-	requests atomic.Int64
-}
-
-func startAuth0() (*fakeAuth0, error) {
-	a := &fakeAuth0{}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /oauth/token", func(w http.ResponseWriter, r *http.Request) {
-		a.requests.Add(1)
-		_, _ = io.Copy(io.Discard, r.Body)
+// startAuth0 starts the Auth0 tenant, which counts its token requests. Every
+// token it hands out is benchAccessToken, which the fake webhook checks.
+func startAuth0() *fakeauth0.Server {
+	a := fakeauth0.New("bench")
+	a.Respond(func(w http.ResponseWriter, _ fakeauth0.Request) {
 		time.Sleep(tokenDelay)
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = fmt.Fprintf(w, `{"access_token": %q, "token_type": "Bearer", "expires_in": 3600}`, benchAccessToken)
+		fakeauth0.WriteToken(w, benchAccessToken, 3600)
 	})
-	srv, u, err := serve("auth0", mux)
-	if err != nil {
-		return nil, err
-	}
-	a.srv, a.url = srv, u
-	return a, nil
+	return a
 }
 
 // startProxy starts the baseline: a plain reverse proxy to target, with the

@@ -85,7 +85,7 @@ func TestClusterSubmitsOnce(t *testing.T) {
 	// The other callers arrive while the callout is held.
 	time.AfterFunc(time.Second, release)
 	wg.Wait()
-	if got := mfr.Calls(); got != 1 {
+	if got := mfr.Requests(); got != 1 {
 		t.Fatalf("%d requests reached the manufacturer, want 1", got)
 	}
 	for i, a := range answers {
@@ -135,7 +135,7 @@ func TestClusterProcessDiesMidSubmission(t *testing.T) {
 		t.Errorf("submit after the lease: %s", body)
 	}
 	var keys []string
-	for _, r := range mfr.Requests() {
+	for _, r := range mfr.Received() {
 		keys = append(keys, r.Header.Get("Idempotency-Key"))
 	}
 	if len(keys) != 2 || keys[0] == "" || keys[0] != keys[1] {

@@ -60,11 +60,11 @@ func WithRecordLimit(n int) Option {
 type Server struct {
 	*httptest.Server
 
-	handler http.Handler  // answers instead of answers when not nil
-	limit   int64         // of recorded requests; negative for no limit
-	closing chan struct{} // closed by Close, to release held answers
-	closed  sync.Once
-	calls   atomic.Int64
+	handler  http.Handler  // answers instead of answers when not nil
+	limit    int64         // of recorded requests; negative for no limit
+	closing  chan struct{} // closed by Close, to release held answers
+	closed   sync.Once
+	requests atomic.Int64
 
 	mu       sync.Mutex
 	answers  []Answer      // given in turn, the last one to every later request
@@ -72,7 +72,7 @@ type Server struct {
 	release  chan struct{} // closed to release held answers; nil when not holding
 	held     int           // requests being held
 	waiters  []waiter
-	requests []Request
+	received []Request
 }
 
 // waiter is a caller of Held.
@@ -152,16 +152,16 @@ func (s *Server) Held(n int) <-chan struct{} {
 	return done
 }
 
-// Requests returns the requests recorded so far, in the order they were
+// Received returns the requests recorded so far, in the order they were
 // read.
-func (s *Server) Requests() []Request {
+func (s *Server) Received() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]Request(nil), s.requests...)
+	return append([]Request(nil), s.received...)
 }
 
-// Calls returns how many requests arrived, recorded or not.
-func (s *Server) Calls() int { return int(s.calls.Load()) }
+// Requests returns how many requests arrived, recorded or not.
+func (s *Server) Requests() int64 { return s.requests.Load() }
 
 // Close releases the held answers, then shuts the server down and waits
 // for the requests it is serving.
@@ -171,11 +171,11 @@ func (s *Server) Close() {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	if n := s.calls.Add(1); s.limit < 0 || n <= s.limit {
+	if n := s.requests.Add(1); s.limit < 0 || n <= s.limit {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		s.mu.Lock()
-		s.requests = append(s.requests, Request{r.Method, r.URL.Path, r.Header.Clone(), body, r.ContentLength})
+		s.received = append(s.received, Request{r.Method, r.URL.Path, r.Header.Clone(), body, r.ContentLength})
 		s.mu.Unlock()
 	}
 

@@ -90,8 +90,8 @@ func TestAnswers(t *testing.T) {
 			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(reply{})); diff != "" {
 				t.Errorf("replies (-want +got):\n%s", diff)
 			}
-			if got, want := m.Calls(), len(tt.want); got != want {
-				t.Errorf("Calls() = %d, want %d", got, want)
+			if got, want := m.Requests(), int64(len(tt.want)); got != want {
+				t.Errorf("Requests() = %d, want %d", got, want)
 			}
 		})
 	}
@@ -115,7 +115,7 @@ func TestRequests(t *testing.T) {
 	if got, want := string(answer), `got {"job": 1}`; got != want {
 		t.Errorf("the handler answered %q, want %q", got, want)
 	}
-	reqs := m.Requests()
+	reqs := m.Received()
 	if len(reqs) != 1 {
 		t.Fatalf("%d requests recorded, want 1", len(reqs))
 	}
@@ -132,12 +132,12 @@ func TestRecordLimit(t *testing.T) {
 	for _, body := range []string{"first", "second", "third"} {
 		post(t, m, "/", body)
 	}
-	reqs := m.Requests()
+	reqs := m.Received()
 	if len(reqs) != 1 || string(reqs[0].Body) != "first" {
 		t.Errorf("recorded %d requests (%v), want the first only", len(reqs), reqs)
 	}
-	if got := m.Calls(); got != 3 {
-		t.Errorf("Calls() = %d, want 3", got)
+	if got := m.Requests(); got != 3 {
+		t.Errorf("Requests() = %d, want 3", got)
 	}
 }
 
@@ -164,7 +164,7 @@ func TestHold(t *testing.T) {
 		t.Fatalf("a held request was answered: %+v", r)
 	default:
 	}
-	if got := len(m.Requests()); got != n {
+	if got := len(m.Received()); got != n {
 		t.Errorf("%d held requests recorded, want %d", got, n)
 	}
 	release()

@@ -1,81 +1,95 @@
-package callout
+package gateway
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
+	"time"
+
+	"github.com/callout/callout"
 )
 
 // problemTypePrefix makes a problem's type URI from its code.
 const problemTypePrefix = "urn:callout:problem:"
 
-// HTTPStatus maps an error code to the HTTP status Callout answers with. It is
+// statusOf maps an error code to the HTTP status Callout answers with. It is
 // the one place where codes meet statuses.
-func HTTPStatus(code string) int {
-	switch code {
-	case ECodeInvalid, ECodeIdempotencyReused:
+func statusOf(code string) int {
+	switch callout.Outcome(code) {
+	case callout.OutcomeAccepted:
+		return http.StatusOK
+	case callout.OutcomeRejected:
 		return http.StatusUnprocessableEntity
-	case ECodeBadRequest:
-		return http.StatusBadRequest
-	case ECodeUnauthorized:
-		return http.StatusUnauthorized
-	case ECodeForbidden:
-		return http.StatusForbidden
-	case ECodeNotFound:
-		return http.StatusNotFound
-	case ECodeMethodNotAllowed:
-		return http.StatusMethodNotAllowed
-	case ECodeTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case ECodeJobSubmitted, ECodeAlreadySubmitted, ECodeSubmitInProgress:
-		return http.StatusConflict
-	case ECodeUnavailable:
+	case callout.OutcomeTimeout:
+		return http.StatusGatewayTimeout
+	case callout.OutcomeCircuitOpen:
 		return http.StatusServiceUnavailable
 	}
-	if o := Outcome(code); o.Valid() {
-		return o.HTTPStatus()
+	if callout.Outcome(code).Valid() {
+		return http.StatusBadGateway
+	}
+	switch code {
+	case callout.ECodeInvalid, callout.ECodeIdempotencyReused:
+		return http.StatusUnprocessableEntity
+	case callout.ECodeBadRequest:
+		return http.StatusBadRequest
+	case callout.ECodeUnauthorized:
+		return http.StatusUnauthorized
+	case callout.ECodeForbidden:
+		return http.StatusForbidden
+	case callout.ECodeNotFound:
+		return http.StatusNotFound
+	case callout.ECodeMethodNotAllowed:
+		return http.StatusMethodNotAllowed
+	case callout.ECodeTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case callout.ECodeRequestTimeout:
+		return http.StatusRequestTimeout
+	case callout.ECodeJobSubmitted, callout.ECodeAlreadySubmitted, callout.ECodeSubmitInProgress:
+		return http.StatusConflict
+	case callout.ECodeUnavailable:
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }
 
-// Problem is an RFC 9457 problem document with Callout's members.
-type Problem struct {
+// problem is an RFC 9457 problem document with Callout's members.
+type problem struct {
 	Type   string
 	Title  string
 	Status int
 	Detail string
 	Code   string
 	Errors []string
-	Fields []FieldError
+	Fields []callout.FieldError
 	Extra  map[string]any
 	// RetryAfter is the Retry-After header's value in seconds; 0 for none.
 	RetryAfter int
 }
 
-// NewProblem describes err for a caller. Only public messages are used: an
-// error that is not an *Error becomes a generic internal problem.
-func NewProblem(err error) *Problem {
-	var e *Error
+// newProblem describes err for a caller. Only public messages are used: an
+// error that is not a *callout.Error becomes a generic internal problem.
+func newProblem(err error) *problem {
+	var e *callout.Error
 	if !errors.As(err, &e) {
-		e = &Error{Code: ECodeInternal}
+		e = &callout.Error{Code: callout.ECodeInternal}
 	}
-	status := HTTPStatus(e.Code)
-	p := &Problem{
+	status := statusOf(e.Code)
+	p := &problem{
 		Type:   problemTypePrefix + e.Code,
 		Title:  http.StatusText(status),
 		Status: status,
-		Detail: ErrorMessage(e),
+		Detail: callout.ErrorMessage(e),
 		Code:   e.Code,
 		Errors: e.Errors,
 		Fields: e.Fields,
 		Extra:  e.Extra,
 	}
-	if e.RetryAfter > 0 {
-		p.RetryAfter = int((e.RetryAfter + 999_999_999) / 1_000_000_000)
-	}
+	p.RetryAfter = retryAfterSeconds(e.RetryAfter)
 	if len(p.Fields) > 0 && len(p.Errors) == 0 {
 		for _, f := range p.Fields {
 			p.Errors = append(p.Errors, f.Field+": "+f.Message)
@@ -86,7 +100,7 @@ func NewProblem(err error) *Problem {
 
 // MarshalJSON writes the members in a fixed order, Extra's sorted by name, so
 // that one problem always has one encoding (replays are byte for byte).
-func (p *Problem) MarshalJSON() ([]byte, error) {
+func (p *problem) MarshalJSON() ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteByte('{')
 	member := func(name string, v any) error {
@@ -135,8 +149,30 @@ func (p *Problem) MarshalJSON() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// marshal encodes v as JSON without HTML escaping: customers' messages are
-// shown as written.
+// retryAfterSeconds is the Retry-After header's value for d: whole seconds,
+// rounded up so that a caller never comes back too early; 0 for none.
+func retryAfterSeconds(d time.Duration) int {
+	if d <= 0 {
+		return 0
+	}
+	return int((d + time.Second - 1) / time.Second)
+}
+
+// problemResponse renders err as the problem document a caller is answered
+// with.
+func problemResponse(err error) (p *problem, body []byte) {
+	p = newProblem(err)
+	body, merr := p.MarshalJSON()
+	if merr != nil {
+		p = newProblem(fmt.Errorf("writing a problem: %w", merr))
+		body, _ = p.MarshalJSON()
+	}
+	return p, body
+}
+
+// marshal encodes v as JSON without HTML escaping and without a trailing
+// newline: customers' messages are shown as written, and every response of
+// the API is encoded alike (see jsonSerializer).
 func marshal(v any) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
@@ -146,7 +182,3 @@ func marshal(v any) ([]byte, error) {
 	}
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
-
-// MarshalJSON encodes v as JSON without HTML escaping and without a trailing
-// newline.
-func MarshalJSON(v any) ([]byte, error) { return marshal(v) }

@@ -1,4 +1,7 @@
-package auth
+// Package auth0 fetches and caches the Auth0 client-credentials tokens that
+// Callout presents to manufacturers' webhooks (SPEC §4): one token per
+// credential set, shared by every concurrent callout.
+package auth0
 
 import (
 	"context"
@@ -15,7 +18,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/patrickmn/go-cache"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 	"golang.org/x/sync/singleflight"
@@ -25,7 +27,7 @@ import (
 
 // Defaults and bounds of the Auth0 token cache.
 const (
-	// DefaultFetchTimeout bounds one token request when Auth0Options leaves
+	// DefaultFetchTimeout bounds one token request when Options leaves
 	// FetchTimeout zero.
 	DefaultFetchTimeout = 30 * time.Second
 	// DefaultTokenLifetime is how long a token is used when the endpoint
@@ -35,6 +37,11 @@ const (
 	// MaxTokenLifetime caps expires_in, so that a buggy or hostile endpoint
 	// cannot pin one token for ever; a token is fetched at least daily.
 	MaxTokenLifetime = 24 * time.Hour
+	// DefaultMaxTokens bounds the cached tokens when Options leaves MaxTokens
+	// zero: far more credential sets than a deployment has webhooks, yet
+	// little memory, so that a tenant churning credentials cannot grow the
+	// cache without bound.
+	DefaultMaxTokens = 10000
 	// maxEarlyRefresh is the default refresh margin for long-lived tokens.
 	maxEarlyRefresh = 60 * time.Second
 	// maxDescriptionRunes and maxCodeRunes bound what an endpoint can make
@@ -43,8 +50,8 @@ const (
 	maxCodeRunes        = 100
 )
 
-// Auth0Options configure an Auth0Tokens.
-type Auth0Options struct {
+// Options configure a Tokens.
+type Options struct {
 	// HTTPClient makes the token requests; pass the SSRF-safe client. Nil
 	// means http.DefaultClient.
 	HTTPClient *http.Client
@@ -60,17 +67,20 @@ type Auth0Options struct {
 	// OnFetch, when set, is called after every token request with its error
 	// (nil on success), for metrics. It must not block.
 	OnFetch func(err error)
+	// MaxTokens bounds the cached tokens. Zero means DefaultMaxTokens.
+	MaxTokens int
 }
 
-// Auth0Tokens obtains Auth0 client-credentials tokens and shares them: one
+// Tokens obtains Auth0 client-credentials tokens and shares them: one
 // token per credential set, used until shortly before it expires, and one
 // token request for any burst of callers. It is safe for concurrent use.
-type Auth0Tokens struct {
+type Tokens struct {
 	client       *http.Client
 	now          func() time.Time
 	early        time.Duration
 	fetchTimeout time.Duration
 	onFetch      func(error)
+	maxTokens    int
 
 	// base is the detached parent of every token request: a request must
 	// outlive the caller that happened to start it, and end on Close.
@@ -78,10 +88,13 @@ type Auth0Tokens struct {
 	close context.CancelFunc
 
 	group singleflight.Group
-	// mu makes Invalidate's compare-and-delete atomic with the store of a
-	// newer token.
+	// mu guards tokens; holding it across a look-up and a change makes
+	// Invalidate's compare-and-delete atomic with the store of a newer token.
+	// A plain map, rather than a cache library with a janitor goroutine:
+	// entries are evicted when found expired, judged by the injected clock,
+	// so there is no background goroutine and nothing to stop.
 	mu     sync.Mutex
-	tokens *cache.Cache // credential key → *cachedToken
+	tokens map[string]*cachedToken // by credentialKey
 }
 
 // cachedToken is one access token and the times, by the injected clock, at
@@ -92,17 +105,16 @@ type cachedToken struct {
 	expiresAt time.Time
 }
 
-// NewAuth0Tokens returns an empty token cache. Call Close when done.
-func NewAuth0Tokens(o Auth0Options) *Auth0Tokens {
-	t := &Auth0Tokens{
+// New returns an empty token cache. Call Close when done.
+func New(o Options) *Tokens {
+	t := &Tokens{
 		client:       o.HTTPClient,
 		now:          o.Now,
 		early:        o.EarlyRefresh,
 		fetchTimeout: o.FetchTimeout,
 		onFetch:      o.OnFetch,
-		// go-cache's own expiry (by the real clock) only evicts memory;
-		// whether a token is still usable is judged by t.now.
-		tokens: cache.New(cache.NoExpiration, 10*time.Minute),
+		maxTokens:    o.MaxTokens,
+		tokens:       map[string]*cachedToken{},
 	}
 	if t.client == nil {
 		t.client = http.DefaultClient
@@ -113,6 +125,9 @@ func NewAuth0Tokens(o Auth0Options) *Auth0Tokens {
 	if t.fetchTimeout <= 0 {
 		t.fetchTimeout = DefaultFetchTimeout
 	}
+	if t.maxTokens <= 0 {
+		t.maxTokens = DefaultMaxTokens
+	}
 	t.base, t.close = context.WithCancel(context.Background())
 	return t
 }
@@ -122,7 +137,7 @@ func NewAuth0Tokens(o Auth0Options) *Auth0Tokens {
 // concurrent caller. The caller waits only until ctx is done; the request
 // itself carries on for the others, bounded by FetchTimeout. A failed
 // request is a *TokenError; it is not cached, so the next call tries again.
-func (t *Auth0Tokens) Token(ctx context.Context, a callout.Auth0) (string, error) {
+func (t *Tokens) Token(ctx context.Context, a callout.Auth0) (string, error) {
 	if t.base.Err() != nil {
 		return "", errors.New("auth0 token: the token cache is closed")
 	}
@@ -148,36 +163,65 @@ func (t *Auth0Tokens) Token(ctx context.Context, a callout.Auth0) (string, error
 // Invalidate drops the cached token of a if it is still token, as after the
 // webhook refused it with 401 or 403. A newer token, fetched meanwhile by
 // another caller, is kept.
-func (t *Auth0Tokens) Invalidate(a callout.Auth0, token string) {
+func (t *Tokens) Invalidate(a callout.Auth0, token string) {
 	key := credentialKey(a)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if v, ok := t.tokens.Get(key); ok && v.(*cachedToken).access == token {
-		t.tokens.Delete(key)
+	if c, ok := t.tokens[key]; ok && c.access == token {
+		delete(t.tokens, key)
 	}
 }
 
 // Close cancels token requests in flight and forgets every token. Token
 // fails afterwards.
-func (t *Auth0Tokens) Close() {
+func (t *Tokens) Close() {
 	t.close()
-	t.tokens.Flush()
+	t.mu.Lock()
+	clear(t.tokens)
+	t.mu.Unlock()
 }
 
 func (c *cachedToken) fresh(now time.Time) bool { return now.Before(c.refreshAt) }
 func (c *cachedToken) valid(now time.Time) bool { return now.Before(c.expiresAt) }
 
-// cached returns the cached token of key if usable reports it usable now.
-func (t *Auth0Tokens) cached(key string, usable func(*cachedToken, time.Time) bool) (string, bool) {
-	v, ok := t.tokens.Get(key)
-	if !ok {
+// cached returns the cached token of key if usable reports it usable now,
+// and evicts it once it has expired.
+func (t *Tokens) cached(key string, usable func(*cachedToken, time.Time) bool) (string, bool) {
+	now := t.now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c, ok := t.tokens[key]
+	switch {
+	case !ok:
 		return "", false
-	}
-	c := v.(*cachedToken)
-	if !usable(c, t.now()) {
+	case !c.valid(now):
+		delete(t.tokens, key)
+		return "", false
+	case !usable(c, now):
 		return "", false
 	}
 	return c.access, true
+}
+
+// store caches c as the token of key. When the cache is full, it first
+// evicts the expired tokens and then, if none had expired, the token that
+// expires first: its credential set pays one token request if used again.
+// Called with mu held.
+func (t *Tokens) store(key string, c *cachedToken, now time.Time) {
+	if _, ok := t.tokens[key]; !ok && len(t.tokens) >= t.maxTokens {
+		var first string
+		for k, old := range t.tokens {
+			if !old.valid(now) {
+				delete(t.tokens, k)
+			} else if first == "" || old.expiresAt.Before(t.tokens[first].expiresAt) {
+				first = k
+			}
+		}
+		if len(t.tokens) >= t.maxTokens {
+			delete(t.tokens, first)
+		}
+	}
+	t.tokens[key] = c
 }
 
 // fetch runs once per key at a time (singleflight). It requests a token and
@@ -190,7 +234,7 @@ func (t *Auth0Tokens) cached(key string, usable func(*cachedToken, time.Time) bo
 // every later refresh, so no per-request timeout could apply. Here the cache
 // (one token per credential set), the injected clock and a fresh bounded
 // context do those jobs; the config itself holds nothing worth keeping.
-func (t *Auth0Tokens) fetch(key string, a callout.Auth0) (string, error) {
+func (t *Tokens) fetch(key string, a callout.Auth0) (string, error) {
 	// A caller that missed the cache just before the previous fetch stored
 	// its token gets here after that fetch ended: reuse, don't refetch.
 	if tok, ok := t.cached(key, (*cachedToken).fresh); ok {
@@ -225,7 +269,7 @@ func (t *Auth0Tokens) fetch(key string, a callout.Auth0) (string, error) {
 	early = min(early, life/2)
 	c := &cachedToken{access: tok.AccessToken, refreshAt: start.Add(life - early), expiresAt: start.Add(life)}
 	t.mu.Lock()
-	t.tokens.Set(key, c, life)
+	t.store(key, c, t.now())
 	t.mu.Unlock()
 	return c.access, nil
 }
@@ -279,74 +323,4 @@ func lifetime(tok *oauth2.Token) time.Duration {
 		return MaxTokenLifetime
 	}
 	return time.Duration(secs * float64(time.Second))
-}
-
-// TokenError is a failed token request. Status, Code and Description are
-// set when the endpoint answered (Code and Description are its error and
-// error_description, shortened and with the client secret callout.Redacted); Err is
-// set when no answer came, such as a refused connection, a blocked
-// destination or a timeout. It never holds the client secret.
-type TokenError struct {
-	Status      int
-	Code        string
-	Description string
-	Err         error
-}
-
-// Error returns a one-line summary such as
-// "auth0 token request failed: HTTP 403: access_denied: Unauthorized".
-func (e *TokenError) Error() string {
-	var b strings.Builder
-	b.WriteString("auth0 token request failed")
-	if e.Status != 0 {
-		fmt.Fprintf(&b, ": HTTP %d", e.Status)
-	}
-	if e.Code != "" {
-		b.WriteString(": " + e.Code)
-	}
-	if e.Description != "" {
-		b.WriteString(": " + e.Description)
-	}
-	if e.Err != nil {
-		b.WriteString(": " + e.Err.Error())
-	}
-	return b.String()
-}
-
-// Unwrap returns the transport error, so that errors.As finds, say, the
-// SSRF-safe client's blocked-destination error.
-func (e *TokenError) Unwrap() error { return e.Err }
-
-// newTokenError converts an error of clientcredentials.Config.Token.
-func newTokenError(err error, secret string) *TokenError {
-	var re *oauth2.RetrieveError
-	if !errors.As(err, &re) {
-		// Transport errors name the token URL, which holds no credentials
-		// (the secret travels in the form body).
-		return &TokenError{Err: err}
-	}
-	// The RetrieveError itself is not kept: its text includes the response
-	// body, where a hostile endpoint could echo the secret.
-	te := &TokenError{
-		Code:        clean(re.ErrorCode, secret, maxCodeRunes),
-		Description: clean(re.ErrorDescription, secret, maxDescriptionRunes),
-	}
-	if re.Response != nil {
-		te.Status = re.Response.StatusCode
-	}
-	return te
-}
-
-// clean makes text from the endpoint safe to store and log: valid UTF-8,
-// without the secret in clear or form-encoded, at most max runes (the last an
-// ellipsis when shortened).
-func clean(s, secret string, max int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if secret != "" {
-		s = strings.ReplaceAll(s, secret, callout.Redacted)
-		if q := url.QueryEscape(secret); q != secret {
-			s = strings.ReplaceAll(s, q, callout.Redacted)
-		}
-	}
-	return callout.Truncate(s, max)
 }
