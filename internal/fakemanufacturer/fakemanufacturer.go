@@ -60,7 +60,7 @@ func WithRecordLimit(n int) Option {
 type Server struct {
 	*httptest.Server
 
-	handler  http.Handler  // answers instead of answers when not nil
+	handler  http.Handler  // when not nil, answers instead of answers
 	limit    int64         // of recorded requests; negative for no limit
 	closing  chan struct{} // closed by Close, to release held answers
 	closed   sync.Once
