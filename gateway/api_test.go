@@ -203,8 +203,8 @@ func TestWebhookConfig(t *testing.T) {
 		t.Errorf("patched: %v", got)
 	}
 	expect(t, tn.admin.do("POST", path+"/test", nil), 200, "")
-	reqs := tn.mfr.received()
-	if len(reqs) != 1 || reqs[0].header.Get("Authorization") != "Bearer tok-submission-s3cr3t" || reqs[0].header.Get("Webhook-Signature") == "" {
+	reqs := tn.mfr.Received()
+	if len(reqs) != 1 || reqs[0].Header.Get("Authorization") != "Bearer tok-submission-s3cr3t" || reqs[0].Header.Get("Webhook-Signature") == "" {
 		t.Fatalf("the manufacturer got %d requests, headers %v", len(reqs), reqs)
 	}
 
@@ -238,7 +238,7 @@ func TestWebhookConfig(t *testing.T) {
 func TestWebhookTestRoute(t *testing.T) {
 	tn := newTenant(t)
 	tn.hook("pricing", nil)
-	tn.mfr.answers(200, `{"cost": 99.95, "breakdown": {"name": "Doors", "cost": "99.95"}}`)
+	tn.mfr.Answer(200, `{"cost": 99.95, "breakdown": {"name": "Doors", "cost": "99.95"}}`)
 	got := expect(t, tn.admin.do("POST", "/v1/manufacturers/103/webhooks/pricing/test", nil), 200, "")
 	if got["outcome"] != "accepted" || got["http_status"] != 200.0 || got["cost"] != 99.95 {
 		t.Errorf("test result: %v", got)
@@ -296,18 +296,18 @@ func TestDocuments(t *testing.T) {
 func TestGoldenPayload(t *testing.T) {
 	tn := newTenant(t)
 	tn.hook("pricing", nil)
-	tn.mfr.answers(200, `{"cost": 332.96}`)
+	tn.mfr.Answer(200, `{"cost": 332.96}`)
 	export, job, customer := tn.storeSeed()
 	expect(t, tn.app.do("POST", "/v1/manufacturers/103/jobs/338167/price", nil), 200, "")
-	reqs := tn.mfr.received()
+	reqs := tn.mfr.Received()
 	if len(reqs) != 1 {
 		t.Fatalf("%d requests", len(reqs))
 	}
 	want := `{"export":` + string(export) + `,"job":` + string(job) + `,"customer":` + string(customer) + `}`
-	if string(reqs[0].body) != want {
-		t.Fatalf("payload differs from the stored documents\n got: %.300s\nwant: %.300s", reqs[0].body, want)
+	if string(reqs[0].Body) != want {
+		t.Fatalf("payload differs from the stored documents\n got: %.300s\nwant: %.300s", reqs[0].Body, want)
 	}
-	if ct := reqs[0].header.Get("Content-Type"); ct != "application/json" {
+	if ct := reqs[0].Header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type %q", ct)
 	}
 }
@@ -318,7 +318,7 @@ func TestSubmit(t *testing.T) {
 		tn := newTenant(t)
 		tn.hook("submission", nil)
 		tn.storeSeed()
-		tn.mfr.answers(200, `{"success": "yes", "id": 123456, "message": ["Order #123456", ""]}`)
+		tn.mfr.Answer(200, `{"success": "yes", "id": 123456, "message": ["Order #123456", ""]}`)
 		r := tn.app.do("POST", submit, nil, "X-Request-Id", "req-abc-123")
 		got := expect(t, r, 200, "")
 		if got["submitted"] != true || got["external_id"] != "123456" || fmt.Sprint(got["messages"]) != "[Order #123456]" {
@@ -327,10 +327,10 @@ func TestSubmit(t *testing.T) {
 		if r.header.Get("X-Request-Id") != "req-abc-123" {
 			t.Errorf("request id not echoed: %q", r.header.Get("X-Request-Id"))
 		}
-		in := tn.mfr.received()[0]
-		if in.header.Get("X-Request-Id") != "req-abc-123" || !strings.HasPrefix(in.header.Get("Idempotency-Key"), "callout-") ||
-			in.header.Get("X-Callout-Delivery") == "" || !strings.HasPrefix(in.header.Get("User-Agent"), "callout/") {
-			t.Errorf("outbound headers: %v", in.header)
+		in := tn.mfr.Received()[0]
+		if in.Header.Get("X-Request-Id") != "req-abc-123" || !strings.HasPrefix(in.Header.Get("Idempotency-Key"), "callout-") ||
+			in.Header.Get("X-Callout-Delivery") == "" || !strings.HasPrefix(in.Header.Get("User-Agent"), "callout/") {
+			t.Errorf("outbound headers: %v", in.Header)
 		}
 		job := expect(t, tn.app.do("GET", "/v1/manufacturers/103/jobs/338167", nil), 200, "")
 		if job["status"] != "submitted" || job["external_id"] != "123456" || job["submitted_at"] == nil {
@@ -342,7 +342,7 @@ func TestSubmit(t *testing.T) {
 		}
 		_, jobDoc, _ := seed(t)
 		expect(t, tn.app.do("PUT", "/v1/manufacturers/103/jobs/338167", `{"job": `+string(jobDoc)+`, "export": {}}`), 409, "job_submitted")
-		if n := len(tn.mfr.received()); n != 1 {
+		if n := len(tn.mfr.Received()); n != 1 {
 			t.Errorf("the manufacturer got %d requests", n)
 		}
 	})
@@ -351,17 +351,17 @@ func TestSubmit(t *testing.T) {
 		tn := newTenant(t)
 		tn.hook("submission", map[string]any{"generic_error_message": "Please call us"})
 		tn.storeSeed()
-		tn.mfr.answers(200, `{"success": false, "errors": ["Door style discontinued", 42]}`)
+		tn.mfr.Answer(200, `{"success": false, "errors": ["Door style discontinued", 42]}`)
 		p := expect(t, tn.app.do("POST", submit, nil), 422, "rejected")
 		if fmt.Sprint(p["errors"]) != "[Door style discontinued 42]" {
 			t.Errorf("errors: %v", p["errors"])
 		}
-		tn.mfr.answers(200, `{"success": "0"}`)
+		tn.mfr.Answer(200, `{"success": "0"}`)
 		p = expect(t, tn.app.do("POST", submit, nil), 422, "rejected")
 		if fmt.Sprint(p["errors"]) != "[Please call us]" {
 			t.Errorf("generic message: %v", p["errors"])
 		}
-		tn.mfr.answers(503, `upstream down`)
+		tn.mfr.Answer(503, `upstream down`)
 		p = expect(t, tn.app.do("POST", submit, nil), 502, "webhook_error")
 		if es, _ := p["errors"].([]any); len(es) != 1 || strings.Contains(fmt.Sprint(es), "upstream") {
 			t.Errorf("customer message: %v", p["errors"])
@@ -386,10 +386,10 @@ func TestSubmit(t *testing.T) {
 		tn.hook("submission", nil)
 		tn.storeSeed()
 		expect(t, tn.app.do("PUT", "/v1/manufacturers/103/jobs/2", `{"job": {"customerId": 27465}, "export": {}}`), 200, "")
-		tn.mfr.answers(200, `{"success": false, "errors": "Credit limit reached"}`)
+		tn.mfr.Answer(200, `{"success": false, "errors": "Credit limit reached"}`)
 		first := tn.app.do("POST", submit, nil, "Idempotency-Key", "k-1")
 		expect(t, first, 422, "rejected")
-		tn.mfr.answers(200, `{"id": "JPS-1"}`)
+		tn.mfr.Answer(200, `{"id": "JPS-1"}`)
 		again := tn.app.do("POST", submit, nil, "Idempotency-Key", "k-1")
 		if again.status != first.status || !bytes.Equal(again.body, first.body) || again.header.Get("Idempotent-Replayed") != "true" {
 			t.Fatalf("replay: %d %s, want %d %s", again.status, again.body, first.status, first.body)
@@ -398,7 +398,7 @@ func TestSubmit(t *testing.T) {
 		expect(t, tn.app.do("POST", submit, nil, "Idempotency-Key", "has space"), 422, "validation_failed")
 		// A new key is a new attempt.
 		expect(t, tn.app.do("POST", submit, nil, "Idempotency-Key", "k-2"), 200, "")
-		if n := len(tn.mfr.received()); n != 2 {
+		if n := len(tn.mfr.Received()); n != 2 {
 			t.Errorf("the manufacturer got %d requests, want 2", n)
 		}
 	})
@@ -413,7 +413,7 @@ func TestSubmit(t *testing.T) {
 		expect(t, tn.app.do("PUT", "/v1/manufacturers/103/jobs/338167", `{"job": `+string(jobDoc)+`, "export": {"JobRooms": []}}`), 200, "")
 		r := tn.app.do("POST", submit, nil, "Idempotency-Key", "k-1")
 		expect(t, r, 200, "")
-		if r.header.Get("Idempotent-Replayed") != "" || len(tn.mfr.received()) != 1 {
+		if r.header.Get("Idempotent-Replayed") != "" || len(tn.mfr.Received()) != 1 {
 			t.Errorf("the retry after the fix was a replay: %s", r.body)
 		}
 	})
@@ -421,7 +421,8 @@ func TestSubmit(t *testing.T) {
 		tn := newTenant(t)
 		tn.hook("submission", nil)
 		tn.storeSeed()
-		release := tn.mfr.holds(`{"id": "JPS-990495"}`)
+		tn.mfr.Answer(200, `{"id": "JPS-990495"}`)
+		release := tn.mfr.Hold()
 		const n = 20
 		bodies := make([]*response, n)
 		var wg sync.WaitGroup
@@ -429,7 +430,7 @@ func TestSubmit(t *testing.T) {
 			wg.Go(func() { bodies[i] = tn.app.do("POST", submit, nil) })
 		}
 		tn.awaitInFlight(n)
-		close(release)
+		release()
 		wg.Wait()
 		for _, r := range bodies {
 			got := expect(t, r, 200, "")
@@ -437,7 +438,7 @@ func TestSubmit(t *testing.T) {
 				t.Errorf("a caller saw %s", r.body)
 			}
 		}
-		if got := len(tn.mfr.received()); got != 1 {
+		if got := len(tn.mfr.Received()); got != 1 {
 			t.Errorf("%d callouts, want 1", got)
 		}
 	})
@@ -455,7 +456,8 @@ func TestPrice(t *testing.T) {
 			doc := bytes.Replace(job, []byte(`"id": 338167`), []byte(fmt.Sprintf(`"id": %d`, 338167+i)), 1)
 			expect(t, tn.app.do("PUT", fmt.Sprintf("/v1/manufacturers/103/jobs/%d", 338167+i), fmt.Sprintf(`{"job": %s, "export": %s}`, doc, export)), 200, "")
 		}
-		release := tn.mfr.holds(`{"cost": 10}`)
+		tn.mfr.Answer(200, `{"cost": 10}`)
+		release := tn.mfr.Hold()
 		results := make([]*response, n)
 		var wg sync.WaitGroup
 		for i := range n {
@@ -467,16 +469,16 @@ func TestPrice(t *testing.T) {
 		// The limit holds once the others wait for a slot while the first
 		// ones are at the manufacturer; without it, the others never wait.
 		tn.eventually(fmt.Sprintf("%d requests waiting for a slot", n-limit), func() bool { return tn.waitingForSlot() == n-limit })
-		tn.eventually(fmt.Sprintf("%d prices at the manufacturer", limit), func() bool { return len(tn.mfr.received()) == limit })
-		if got := len(tn.mfr.received()); got != limit {
+		tn.eventually(fmt.Sprintf("%d prices at the manufacturer", limit), func() bool { return len(tn.mfr.Received()) == limit })
+		if got := len(tn.mfr.Received()); got != limit {
 			t.Errorf("%d prices reached the manufacturer at once, want %d", got, limit)
 		}
-		close(release)
+		release()
 		wg.Wait()
 		for _, r := range results {
 			expect(t, r, 200, "")
 		}
-		if got := len(tn.mfr.received()); got != n {
+		if got := len(tn.mfr.Received()); got != n {
 			t.Errorf("%d callouts in all, want %d", got, n)
 		}
 	})
@@ -497,7 +499,7 @@ func TestPrice(t *testing.T) {
 		tn := newTenant(t)
 		tn.hook("pricing", nil)
 		tn.storeSeed()
-		tn.mfr.answers(200, `{"cost": 1234.56, "message": "10% off", "breakdown": [{"name": "Tax", "cost": "101.01", "collapse": "0", "items": [{"name": ""}]}],}`)
+		tn.mfr.Answer(200, `{"cost": 1234.56, "message": "10% off", "breakdown": [{"name": "Tax", "cost": "101.01", "collapse": "0", "items": [{"name": ""}]}],}`)
 		r := tn.app.do("POST", price, nil)
 		got := expect(t, r, 200, "")
 		if !bytes.Contains(r.body, []byte(`"cost":1234.56`)) || got["source"] != "webhook" || got["stale"] != false {
@@ -511,20 +513,20 @@ func TestPrice(t *testing.T) {
 			t.Fatalf("pricing not saved: %v", job)
 		}
 
-		tn.mfr.answers(500, `{"errors": ["Pricing engine offline"]}`)
+		tn.mfr.Answer(500, `{"errors": ["Pricing engine offline"]}`)
 		p := expect(t, tn.app.do("POST", price, nil), 422, "rejected")
 		prev, _ := p["previous"].(map[string]any)
 		if fmt.Sprint(p["errors"]) != "[Pricing engine offline]" || prev == nil || prev["stale"] != true {
 			t.Errorf("fallback: %v", p)
 		}
-		tn.mfr.answers(200, `{"message": "no cost"}`)
+		tn.mfr.Answer(200, `{"message": "no cost"}`)
 		expect(t, tn.app.do("POST", price, nil), 502, "bad_response")
 	})
 	t.Run("an open breaker fails fast and stores no delivery", func(t *testing.T) {
 		tn := newTenant(t)
 		tn.hook("pricing", map[string]any{"retries": 0, "breaker": map[string]any{"consecutive_failures": 2, "open_seconds": 30}})
 		tn.storeSeed()
-		tn.mfr.answers(503, `{}`)
+		tn.mfr.Answer(503, `{}`)
 		for range 2 {
 			expect(t, tn.app.do("POST", price, nil), 502, "webhook_error")
 		}
@@ -533,7 +535,7 @@ func TestPrice(t *testing.T) {
 		if ra := r.header.Get("Retry-After"); ra == "" || ra == "0" || fmt.Sprint(p["errors"]) == "[]" {
 			t.Errorf("circuit_open: Retry-After %q, %s", ra, r.body)
 		}
-		if n := len(tn.mfr.received()); n != 2 {
+		if n := len(tn.mfr.Received()); n != 2 {
 			t.Errorf("the manufacturer got %d requests, want 2", n)
 		}
 		ds := expect(t, tn.admin.do("GET", "/v1/manufacturers/103/deliveries", nil), 200, "")["deliveries"].([]any)
@@ -545,16 +547,16 @@ func TestPrice(t *testing.T) {
 		tn := newTenant(t)
 		tn.hook("pricing", map[string]any{"cache_seconds": 60})
 		_, jobDoc, _ := tn.storeSeed()
-		tn.mfr.answers(200, `{"cost": 7}`)
+		tn.mfr.Answer(200, `{"cost": 7}`)
 		for range 3 {
 			expect(t, tn.app.do("POST", price, nil), 200, "")
 		}
-		if n := len(tn.mfr.received()); n != 1 {
+		if n := len(tn.mfr.Received()); n != 1 {
 			t.Fatalf("%d callouts for unchanged content, want 1", n)
 		}
 		expect(t, tn.app.do("PUT", "/v1/manufacturers/103/jobs/338167", `{"job": `+string(jobDoc)+`, "export": {}}`), 200, "")
 		expect(t, tn.app.do("POST", price, nil), 200, "")
-		if n := len(tn.mfr.received()); n != 2 {
+		if n := len(tn.mfr.Received()); n != 2 {
 			t.Errorf("%d callouts after the job changed, want 2", n)
 		}
 	})
@@ -562,21 +564,22 @@ func TestPrice(t *testing.T) {
 		tn := newTenant(t)
 		tn.hook("pricing", nil)
 		tn.storeSeed()
-		release := tn.mfr.holds(`{"cost": "10.50"}`)
+		tn.mfr.Answer(200, `{"cost": "10.50"}`)
+		release := tn.mfr.Hold()
 		var wg sync.WaitGroup
 		results := make([]*response, 10)
 		for i := range results {
 			wg.Go(func() { results[i] = tn.app.do("POST", price, nil) })
 		}
 		tn.awaitInFlight(len(results))
-		close(release)
+		release()
 		wg.Wait()
 		for _, r := range results {
 			if r.status != 200 || !bytes.Contains(r.body, []byte(`"cost":10.50`)) {
 				t.Errorf("%d %s", r.status, r.body)
 			}
 		}
-		if n := len(tn.mfr.received()); n != 1 {
+		if n := len(tn.mfr.Received()); n != 1 {
 			t.Errorf("%d callouts, want 1", n)
 		}
 	})
@@ -586,11 +589,11 @@ func TestDeliveries(t *testing.T) {
 	tn := newTenant(t)
 	tn.hook("pricing", nil)
 	tn.storeSeed()
-	tn.mfr.answers(200, `{"cost": 1}`)
+	tn.mfr.Answer(200, `{"cost": 1}`)
 	for range 3 {
 		expect(t, tn.app.do("POST", "/v1/manufacturers/103/jobs/338167/price", nil), 200, "")
 	}
-	tn.mfr.answers(503, `{}`)
+	tn.mfr.Answer(503, `{}`)
 	expect(t, tn.app.do("POST", "/v1/manufacturers/103/jobs/338167/price", nil), 502, "webhook_error")
 
 	base := "/v1/manufacturers/103/deliveries"

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/callout/callout/auth"
 	"github.com/callout/callout/config"
 	"github.com/callout/callout/internal/buffertest"
+	"github.com/callout/callout/internal/fakemanufacturer"
 	"github.com/callout/callout/server"
 )
 
@@ -30,7 +30,7 @@ type api struct {
 	t        *testing.T
 	url      string
 	secret   []byte
-	mfr      *manufacturer
+	mfr      *fakemanufacturer.Server
 	srv      *server.Server
 	logs     *buffertest.Buffer
 }
@@ -67,7 +67,8 @@ func newAPI(t *testing.T, configure ...func(*config.Config)) *api {
 		defer a.inFlight.Add(-1)
 		srv.Handler().ServeHTTP(w, r)
 	}))
-	mfr := newManufacturer(t)
+	mfr := fakemanufacturer.New()
+	t.Cleanup(mfr.Close)
 	t.Cleanup(func() {
 		hs.Close()
 		srv.Close()
@@ -241,68 +242,4 @@ func seed(t *testing.T) (export, job, customer []byte) {
 		return bytes.TrimSpace(data)
 	}
 	return read("export.json"), read("job.json"), read("customer.json")
-}
-
-// manufacturer is a fake manufacturer: a real HTTP server whose answer each
-// test sets, recording every request it gets.
-type manufacturer struct {
-	*httptest.Server
-	mu       sync.Mutex
-	answer   http.HandlerFunc
-	requests []recorded
-}
-
-type recorded struct {
-	path   string
-	header http.Header
-	body   []byte
-}
-
-func newManufacturer(t *testing.T) *manufacturer {
-	m := &manufacturer{}
-	m.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		m.mu.Lock()
-		m.requests = append(m.requests, recorded{r.URL.Path, r.Header.Clone(), body})
-		answer := m.answer
-		m.mu.Unlock()
-		if answer == nil {
-			w.Header().Set("Content-Type", "application/json")
-			io.WriteString(w, `{"success": true}`)
-			return
-		}
-		answer(w, r)
-	}))
-	t.Cleanup(m.Close)
-	return m
-}
-
-// answers makes the manufacturer answer status and body.
-func (m *manufacturer) answers(status int, body string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.answer = func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		io.WriteString(w, body)
-	}
-}
-
-// holds makes the manufacturer answer body once the returned channel is
-// closed, so that concurrent requests pile up on one callout.
-func (m *manufacturer) holds(body string) chan struct{} {
-	release := make(chan struct{})
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.answer = func(w http.ResponseWriter, _ *http.Request) {
-		<-release
-		io.WriteString(w, body)
-	}
-	return release
-}
-
-func (m *manufacturer) received() []recorded {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]recorded(nil), m.requests...)
 }

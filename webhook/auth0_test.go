@@ -11,6 +11,7 @@ import (
 	"github.com/callout/callout"
 	"github.com/callout/callout/auth0"
 	"github.com/callout/callout/internal/fakeauth0"
+	"github.com/callout/callout/internal/fakemanufacturer"
 	"github.com/callout/callout/webhook"
 )
 
@@ -18,16 +19,15 @@ const testClientSecret = "auth0-client-secret-value"
 
 // auth0Setup starts a fake Auth0 and returns a client with a real token
 // cache and a webhook configured for it.
-func auth0Setup(t *testing.T, mfr http.Handler) (*fakeauth0.Server, *webhook.Client, *callout.Webhook) {
+func auth0Setup(t *testing.T, mfr *fakemanufacturer.Server) (*fakeauth0.Server, *webhook.Client, *callout.Webhook) {
 	t.Helper()
 	tenant := fakeauth0.New("erp")
 	t.Cleanup(tenant.Close)
-	mfrSrv := manufacturer(t, mfr)
 	hc := webhook.NewHTTPClient(openPolicy)
 	tokens := auth0.New(auth0.Options{HTTPClient: hc})
 	t.Cleanup(tokens.Close)
 	c := webhook.New(webhook.Options{HTTPClient: hc, Policy: openPolicy, Tokens: tokens})
-	w := newHook(callout.KindSubmission, mfrSrv.URL)
+	w := newHook(callout.KindSubmission, mfr.URL)
 	w.Auth = callout.Auth{Type: callout.AuthAuth0, Auth0: callout.Auth0{
 		TenantDomain: tenant.URL,
 		ClientID:     "client-1",
@@ -42,15 +42,16 @@ func auth0Setup(t *testing.T, mfr http.Handler) (*fakeauth0.Server, *webhook.Cli
 // fresh one; a second refusal is auth_failed.
 func TestAuth0(t *testing.T) {
 	t.Run("token used and reused", func(t *testing.T) {
-		rec := &recorder{next: answering(http.StatusOK, `{}`)}
-		tenant, c, w := auth0Setup(t, rec)
+		mfr := manufacturer(t, nil)
+		mfr.Answer(http.StatusOK, `{}`)
+		tenant, c, w := auth0Setup(t, mfr)
 		for range 3 {
 			if res := call(t, c, w); res.Outcome != callout.OutcomeAccepted {
 				t.Fatalf("Outcome = %s (%s), want accepted", res.Outcome, res.Detail)
 			}
 		}
-		for i, r := range rec.requests() {
-			if got := r.header.Get("Authorization"); got != "Bearer erp-tok-1" {
+		for i, r := range mfr.Received() {
+			if got := r.Header.Get("Authorization"); got != "Bearer erp-tok-1" {
 				t.Errorf("request %d: Authorization = %q, want Bearer erp-tok-1", i+1, got)
 			}
 		}
@@ -64,14 +65,14 @@ func TestAuth0(t *testing.T) {
 	for _, status := range []int{http.StatusUnauthorized, http.StatusForbidden} {
 		for _, kind := range []callout.Kind{callout.KindSubmission, callout.KindPricing} {
 			t.Run(fmt.Sprintf("%s/%d then accepted", kind, status), func(t *testing.T) {
-				rec := &recorder{next: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mfr := manufacturer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					if r.Header.Get("Authorization") != "Bearer erp-tok-2" {
 						w.WriteHeader(status)
 						return
 					}
 					io.WriteString(w, `{"cost": 3}`)
-				})}
-				tenant, c, w := auth0Setup(t, rec)
+				}))
+				tenant, c, w := auth0Setup(t, mfr)
 				w.Kind = kind
 				res := call(t, c, w)
 				if res.Outcome != callout.OutcomeAccepted || res.Attempts != 2 {
@@ -81,16 +82,17 @@ func TestAuth0(t *testing.T) {
 					t.Errorf("%d tokens fetched, want 2", n)
 				}
 				checkWarnings(t, res.Warnings, []string{fmt.Sprintf("retried with a fresh Auth0 token after HTTP %d", status)})
-				reqs := rec.requests()
-				if len(reqs) != 2 || reqs[0].header.Get("Idempotency-Key") != reqs[1].header.Get("Idempotency-Key") {
+				reqs := mfr.Received()
+				if len(reqs) != 2 || reqs[0].Header.Get("Idempotency-Key") != reqs[1].Header.Get("Idempotency-Key") {
 					t.Errorf("requests = %d, want 2 with the same Idempotency-Key", len(reqs))
 				}
 			})
 		}
 	}
 	t.Run("refused twice", func(t *testing.T) {
-		rec := &recorder{next: answering(http.StatusUnauthorized, `{"errors": ["who are you"]}`)}
-		tenant, c, w := auth0Setup(t, rec)
+		mfr := manufacturer(t, nil)
+		mfr.Answer(http.StatusUnauthorized, `{"errors": ["who are you"]}`)
+		tenant, c, w := auth0Setup(t, mfr)
 		res := call(t, c, w)
 		if res.Outcome != callout.OutcomeAuthFailed || res.Attempts != 2 || res.HTTPStatus != 401 {
 			t.Errorf("Outcome = %s, HTTP %d after %d attempts, want auth_failed, 401 after 2", res.Outcome, res.HTTPStatus, res.Attempts)
@@ -100,8 +102,9 @@ func TestAuth0(t *testing.T) {
 		}
 	})
 	t.Run("token error", func(t *testing.T) {
-		rec := &recorder{next: answering(http.StatusOK, `{}`)}
-		tenant, c, w := auth0Setup(t, rec)
+		mfr := manufacturer(t, nil)
+		mfr.Answer(http.StatusOK, `{}`)
+		tenant, c, w := auth0Setup(t, mfr)
 		// A careless endpoint echoes what it got.
 		tenant.Respond(func(w http.ResponseWriter, r fakeauth0.Request) {
 			fakeauth0.WriteError(w, http.StatusUnauthorized, "access_denied", "Unauthorized client "+r.ClientID+" (secret "+r.ClientSecret+")")
@@ -113,14 +116,15 @@ func TestAuth0(t *testing.T) {
 		if !strings.Contains(res.Detail, "access_denied") || !strings.Contains(res.Detail, "Unauthorized client") {
 			t.Errorf("Detail = %q, want Auth0's error and description", res.Detail)
 		}
-		if len(rec.requests()) != 0 {
-			t.Errorf("the webhook got %d requests, want none", len(rec.requests()))
+		if len(mfr.Received()) != 0 {
+			t.Errorf("the webhook got %d requests, want none", len(mfr.Received()))
 		}
 		checkNoSecret(t, res, testClientSecret)
 	})
 	t.Run("token fetch within the timeout", func(t *testing.T) {
-		rec := &recorder{next: answering(http.StatusOK, `{}`)}
-		tenant, c, w := auth0Setup(t, rec)
+		mfr := manufacturer(t, nil)
+		mfr.Answer(http.StatusOK, `{}`)
+		tenant, c, w := auth0Setup(t, mfr)
 		tenant.Hold() // never answers
 		w.TimeoutMS = 300
 		res := call(t, c, w)
@@ -132,8 +136,9 @@ func TestAuth0(t *testing.T) {
 		}
 	})
 	t.Run("tenant blocked", func(t *testing.T) {
-		rec := &recorder{next: answering(http.StatusOK, `{}`)}
-		_, _, w := auth0Setup(t, rec)
+		mfr := manufacturer(t, nil)
+		mfr.Answer(http.StatusOK, `{}`)
+		_, _, w := auth0Setup(t, mfr)
 		hc := webhook.NewHTTPClient(webhook.Policy{AllowInsecureHTTP: true})
 		tokens := auth0.New(auth0.Options{HTTPClient: hc})
 		t.Cleanup(tokens.Close)
@@ -145,7 +150,9 @@ func TestAuth0(t *testing.T) {
 		}
 	})
 	t.Run("no token source", func(t *testing.T) {
-		_, _, w := auth0Setup(t, answering(http.StatusOK, `{}`))
+		mfr := manufacturer(t, nil)
+		mfr.Answer(http.StatusOK, `{}`)
+		_, _, w := auth0Setup(t, mfr)
 		res := call(t, newClient(t, webhook.Options{}), w)
 		if res.Outcome != callout.OutcomeAuthFailed || res.Attempts != 0 {
 			t.Errorf("Outcome = %s after %d attempts, want auth_failed after none", res.Outcome, res.Attempts)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/callout/callout"
+	"github.com/callout/callout/internal/fakemanufacturer"
 	"github.com/callout/callout/webhook"
 )
 
@@ -97,8 +98,8 @@ func TestVerifierRejects(t *testing.T) {
 // TestHeaders checks every header of SPEC §2 on each attempt of a callout
 // that is retried, and that the signature verifies.
 func TestHeaders(t *testing.T) {
-	rec := &recorder{next: sequence(answering(http.StatusServiceUnavailable, ``), answering(http.StatusOK, `{"cost": 1}`))}
-	srv := manufacturer(t, rec)
+	srv := manufacturer(t, nil)
+	srv.Answers(fakemanufacturer.Answer{Status: http.StatusServiceUnavailable}, fakemanufacturer.Answer{Status: http.StatusOK, Body: `{"cost": 1}`})
 	w := newHook(callout.KindPricing, srv.URL)
 	w.Retries = 1
 	w.Auth = callout.Auth{Type: callout.AuthBearer, BearerToken: "bearer-token-value"}
@@ -109,7 +110,7 @@ func TestHeaders(t *testing.T) {
 	if res.Outcome != callout.OutcomeAccepted || res.Attempts != 2 {
 		t.Fatalf("Outcome = %s after %d attempts (%s), want accepted after 2", res.Outcome, res.Attempts, res.Detail)
 	}
-	reqs := rec.requests()
+	reqs := srv.Received()
 	if len(reqs) != 2 {
 		t.Fatalf("the webhook got %d requests, want 2", len(reqs))
 	}
@@ -125,17 +126,17 @@ func TestHeaders(t *testing.T) {
 			"Webhook-Id":         "dlv-1",
 		}
 		for k, v := range want {
-			if got := r.header.Get(k); got != v {
+			if got := r.Header.Get(k); got != v {
 				t.Errorf("attempt %d: %s = %q, want %q", i+1, k, got, v)
 			}
 		}
-		if string(r.body) != samplePayload {
-			t.Errorf("attempt %d: body = %q, want the payload", i+1, r.body)
+		if string(r.Body) != samplePayload {
+			t.Errorf("attempt %d: body = %q, want the payload", i+1, r.Body)
 		}
-		if r.length != int64(len(samplePayload)) {
-			t.Errorf("attempt %d: Content-Length = %d, want %d", i+1, r.length, len(samplePayload))
+		if r.ContentLength != int64(len(samplePayload)) {
+			t.Errorf("attempt %d: Content-Length = %d, want %d", i+1, r.ContentLength, len(samplePayload))
 		}
-		if err := verifySignature(testSigningSecret, r.header, r.body, time.Now(), 5*time.Minute); err != nil {
+		if err := verifySignature(testSigningSecret, r.Header, r.Body, time.Now(), 5*time.Minute); err != nil {
 			t.Errorf("attempt %d: signature: %v", i+1, err)
 		}
 	}
@@ -146,14 +147,14 @@ func TestHeaders(t *testing.T) {
 // Idempotency-Key without a key; and that a delivery id is made up when the
 // caller gives none.
 func TestHeadersOptional(t *testing.T) {
-	rec := &recorder{next: answering(http.StatusOK, `{}`)}
-	srv := manufacturer(t, rec)
+	srv := manufacturer(t, nil)
+	srv.Answer(http.StatusOK, `{}`)
 	c := newClient(t, webhook.Options{})
 	res := c.Call(t.Context(), &webhook.Request{Webhook: newHook(callout.KindSubmission, srv.URL), Body: payload(samplePayload)})
 	if res.Outcome != callout.OutcomeAccepted {
 		t.Fatalf("Outcome = %s (%s), want accepted", res.Outcome, res.Detail)
 	}
-	h := rec.requests()[0].header
+	h := srv.Received()[0].Header
 	for _, k := range []string{"Authorization", "Idempotency-Key", "Webhook-Id", "Webhook-Timestamp", "Webhook-Signature", "X-Request-Id"} {
 		if v, ok := h[k]; ok {
 			t.Errorf("%s = %q, want it absent", k, v)
@@ -170,18 +171,18 @@ func TestHeadersOptional(t *testing.T) {
 // TestSignatureTimestamp checks that webhook-timestamp comes from the
 // injected clock and the signature covers it.
 func TestSignatureTimestamp(t *testing.T) {
-	rec := &recorder{next: answering(http.StatusOK, `{}`)}
-	srv := manufacturer(t, rec)
+	srv := manufacturer(t, nil)
+	srv.Answer(http.StatusOK, `{}`)
 	now := time.Date(2024, 2, 26, 18, 31, 56, 0, time.UTC)
 	c := newClient(t, webhook.Options{Now: func() time.Time { return now }})
 	w := newHook(callout.KindSubmission, srv.URL)
 	w.SigningSecret = testSigningSecret
 	call(t, c, w)
-	r := rec.requests()[0]
-	if got, want := r.header.Get("webhook-timestamp"), strconv.FormatInt(now.Unix(), 10); got != want {
+	r := srv.Received()[0]
+	if got, want := r.Header.Get("webhook-timestamp"), strconv.FormatInt(now.Unix(), 10); got != want {
 		t.Errorf("webhook-timestamp = %s, want %s", got, want)
 	}
-	if err := verifySignature(testSigningSecret, r.header, r.body, now, time.Second); err != nil {
+	if err := verifySignature(testSigningSecret, r.Header, r.Body, now, time.Second); err != nil {
 		t.Errorf("signature: %v", err)
 	}
 }

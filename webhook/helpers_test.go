@@ -6,12 +6,11 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/callout/callout"
+	"github.com/callout/callout/internal/fakemanufacturer"
 	"github.com/callout/callout/webhook"
 )
 
@@ -62,67 +61,13 @@ func call(t *testing.T, c *webhook.Client, w *callout.Webhook) *webhook.Result {
 	})
 }
 
-// answering returns a handler that answers every request with status and
-// body, as JSON.
-func answering(status int, body string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		io.WriteString(w, body)
-	}
-}
-
-// manufacturer starts a fake manufacturer's webhook.
-func manufacturer(t *testing.T, h http.Handler) *httptest.Server {
+// manufacturer starts a fake manufacturer's webhook, closed when the test
+// ends, that answers with h, or with the answers it is given when h is nil.
+func manufacturer(t *testing.T, h http.Handler) *fakemanufacturer.Server {
 	t.Helper()
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv
-}
-
-// received is what a fake manufacturer saw of one request.
-type received struct {
-	header http.Header
-	body   []byte
-	length int64
-}
-
-// recorder records every request a fake manufacturer gets, then lets next
-// answer it.
-type recorder struct {
-	mu   sync.Mutex
-	reqs []received
-	next http.Handler
-}
-
-func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	rec.mu.Lock()
-	rec.reqs = append(rec.reqs, received{header: r.Header.Clone(), body: body, length: r.ContentLength})
-	rec.mu.Unlock()
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	rec.next.ServeHTTP(w, r)
-}
-
-func (rec *recorder) requests() []received {
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	return append([]received(nil), rec.reqs...)
-}
-
-// sequence answers the n-th request with the n-th handler, and later ones
-// with the last.
-func sequence(hs ...http.HandlerFunc) http.HandlerFunc {
-	var mu sync.Mutex
-	n := 0
-	return func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		h := hs[min(n, len(hs)-1)]
-		n++
-		mu.Unlock()
-		h(w, r)
-	}
+	m := fakemanufacturer.New(fakemanufacturer.WithHandler(h))
+	t.Cleanup(m.Close)
+	return m
 }
 
 // closedPort returns an address on loopback where nothing listens.

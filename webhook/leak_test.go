@@ -72,7 +72,7 @@ func TestNoSecretLeaks(t *testing.T) {
 					}
 				})
 				t.Run("auth0", func(t *testing.T) {
-					_, c, w := auth0Setup(t, echo(status))
+					_, c, w := auth0Setup(t, manufacturer(t, echo(status)))
 					w.Kind = kind
 					res := call(t, c, w)
 					checkNoSecret(t, res, "tok-1", testClientSecret)

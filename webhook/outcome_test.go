@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/callout/callout"
+	"github.com/callout/callout/internal/fakemanufacturer"
 	"github.com/callout/callout/webhook"
 )
 
@@ -364,7 +365,8 @@ func TestFillResponseBody(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := manufacturer(t, answering(http.StatusBadRequest, tt.body))
+			srv := manufacturer(t, nil)
+			srv.Answer(http.StatusBadRequest, tt.body)
 			res := call(t, newClient(t, webhook.Options{}), newHook(callout.KindSubmission, srv.URL))
 			var d callout.Delivery
 			res.Fill(&d)
@@ -394,11 +396,8 @@ func abbreviate(s string) string {
 func TestHugeHeaders(t *testing.T) {
 	for _, kind := range []callout.Kind{callout.KindSubmission, callout.KindPricing} {
 		t.Run(string(kind), func(t *testing.T) {
-			rec := &recorder{next: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("X-Padding", strings.Repeat("a", 65<<10))
-				io.WriteString(w, `{"cost": 1}`)
-			})}
-			srv := manufacturer(t, rec)
+			srv := manufacturer(t, nil)
+			srv.Answers(fakemanufacturer.Answer{Header: http.Header{"X-Padding": {strings.Repeat("a", 65<<10)}}, Body: `{"cost": 1}`})
 			w := newHook(kind, srv.URL)
 			if kind == callout.KindPricing {
 				w.Retries = 1
@@ -413,8 +412,8 @@ func TestHugeHeaders(t *testing.T) {
 			if strings.Contains(res.Detail, srv.URL) {
 				t.Errorf("Detail = %q names the URL", res.Detail)
 			}
-			if res.Attempts != 1 || len(rec.requests()) != 1 {
-				t.Errorf("Attempts = %d, requests = %d, want 1", res.Attempts, len(rec.requests()))
+			if res.Attempts != 1 || len(srv.Received()) != 1 {
+				t.Errorf("Attempts = %d, requests = %d, want 1", res.Attempts, len(srv.Received()))
 			}
 			if !res.Outcome.BreakerFailure(res.HTTPStatus) {
 				t.Error("bad_response is not counted as a breaker failure")

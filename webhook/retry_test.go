@@ -11,6 +11,7 @@ import (
 
 	"github.com/callout/callout"
 	"github.com/callout/callout/internal/clocktest"
+	"github.com/callout/callout/internal/fakemanufacturer"
 	"github.com/callout/callout/webhook"
 )
 
@@ -55,41 +56,41 @@ func (f *fakeTime) options() webhook.Options {
 // a 5xx or a 429; a submission only when its connection could not be made.
 func TestRetries(t *testing.T) {
 	tests := []struct {
-		name     string
-		kind     callout.Kind
-		retries  int
-		handlers []http.HandlerFunc // nil: nothing listens
+		name    string
+		kind    callout.Kind
+		retries int
+		answers []fakemanufacturer.Answer // nil: nothing listens
 
 		outcome  callout.Outcome
 		attempts int
 		warnings []string
 	}{
 		{name: "pricing 503 then 200", kind: callout.KindPricing, retries: 1,
-			handlers: []http.HandlerFunc{answering(503, ``), answering(200, `{"cost": 12.5}`)},
-			outcome:  callout.OutcomeAccepted, attempts: 2, warnings: []string{"retried after HTTP 503"}},
+			answers: []fakemanufacturer.Answer{{Status: 503}, {Status: 200, Body: `{"cost": 12.5}`}},
+			outcome: callout.OutcomeAccepted, attempts: 2, warnings: []string{"retried after HTTP 503"}},
 		{name: "pricing 429 then 200", kind: callout.KindPricing, retries: 1,
-			handlers: []http.HandlerFunc{answering(429, ``), answering(200, `{"cost": 12.5}`)},
-			outcome:  callout.OutcomeAccepted, attempts: 2, warnings: []string{"retried after HTTP 429"}},
+			answers: []fakemanufacturer.Answer{{Status: 429}, {Status: 200, Body: `{"cost": 12.5}`}},
+			outcome: callout.OutcomeAccepted, attempts: 2, warnings: []string{"retried after HTTP 429"}},
 		{name: "pricing 500 with errors then 200", kind: callout.KindPricing, retries: 1,
-			handlers: []http.HandlerFunc{answering(500, `{"errors": ["busy"]}`), answering(200, `{"cost": 12.5}`)},
-			outcome:  callout.OutcomeAccepted, attempts: 2, warnings: []string{"retried after HTTP 500"}},
+			answers: []fakemanufacturer.Answer{{Status: 500, Body: `{"errors": ["busy"]}`}, {Status: 200, Body: `{"cost": 12.5}`}},
+			outcome: callout.OutcomeAccepted, attempts: 2, warnings: []string{"retried after HTTP 500"}},
 		{name: "pricing retries used up", kind: callout.KindPricing, retries: 2,
-			handlers: []http.HandlerFunc{answering(502, ``)},
-			outcome:  callout.OutcomeWebhookError, attempts: 3, warnings: []string{"retried after HTTP 502", "retried after HTTP 502"}},
+			answers: []fakemanufacturer.Answer{{Status: 502}},
+			outcome: callout.OutcomeWebhookError, attempts: 3, warnings: []string{"retried after HTTP 502", "retried after HTTP 502"}},
 		{name: "pricing without retries", kind: callout.KindPricing, retries: 0,
-			handlers: []http.HandlerFunc{answering(503, ``), answering(200, `{"cost": 1}`)},
-			outcome:  callout.OutcomeWebhookError, attempts: 1},
+			answers: []fakemanufacturer.Answer{{Status: 503}, {Status: 200, Body: `{"cost": 1}`}},
+			outcome: callout.OutcomeWebhookError, attempts: 1},
 		{name: "pricing 422 not retried", kind: callout.KindPricing, retries: 1,
-			handlers: []http.HandlerFunc{answering(422, `{"errors": ["no"]}`), answering(200, `{"cost": 1}`)},
-			outcome:  callout.OutcomeRejected, attempts: 1},
+			answers: []fakemanufacturer.Answer{{Status: 422, Body: `{"errors": ["no"]}`}, {Status: 200, Body: `{"cost": 1}`}},
+			outcome: callout.OutcomeRejected, attempts: 1},
 		{name: "pricing bad response not retried", kind: callout.KindPricing, retries: 1,
-			handlers: []http.HandlerFunc{answering(200, `nope`), answering(200, `{"cost": 1}`)},
-			outcome:  callout.OutcomeBadResponse, attempts: 1},
+			answers: []fakemanufacturer.Answer{{Status: 200, Body: `nope`}, {Status: 200, Body: `{"cost": 1}`}},
+			outcome: callout.OutcomeBadResponse, attempts: 1},
 		{name: "pricing refused port", kind: callout.KindPricing, retries: 1,
 			outcome: callout.OutcomeUnreachable, attempts: 2, warnings: []string{"retried after could not connect"}},
 		{name: "submission 503 not retried", kind: callout.KindSubmission,
-			handlers: []http.HandlerFunc{answering(503, ``), answering(200, `{}`)},
-			outcome:  callout.OutcomeWebhookError, attempts: 1},
+			answers: []fakemanufacturer.Answer{{Status: 503}, {Status: 200, Body: `{}`}},
+			outcome: callout.OutcomeWebhookError, attempts: 1},
 		{name: "submission refused port retried", kind: callout.KindSubmission,
 			outcome: callout.OutcomeUnreachable, attempts: 3,
 			warnings: []string{"retried after could not connect", "retried after could not connect"}},
@@ -97,10 +98,11 @@ func TestRetries(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			url := "http://" + closedPort(t) + "/hook"
-			var rec *recorder
-			if tt.handlers != nil {
-				rec = &recorder{next: sequence(tt.handlers...)}
-				url = manufacturer(t, rec).URL
+			var mfr *fakemanufacturer.Server
+			if tt.answers != nil {
+				mfr = manufacturer(t, nil)
+				mfr.Answers(tt.answers...)
+				url = mfr.URL
 			}
 			w := newHook(tt.kind, url)
 			w.Retries = tt.retries
@@ -112,8 +114,8 @@ func TestRetries(t *testing.T) {
 			if res.Attempts != tt.attempts {
 				t.Errorf("Attempts = %d, want %d", res.Attempts, tt.attempts)
 			}
-			if rec != nil && len(rec.requests()) != tt.attempts {
-				t.Errorf("the webhook got %d requests, want %d", len(rec.requests()), tt.attempts)
+			if mfr != nil && len(mfr.Received()) != tt.attempts {
+				t.Errorf("the webhook got %d requests, want %d", len(mfr.Received()), tt.attempts)
 			}
 			checkWarnings(t, res.Warnings, tt.warnings)
 			if got, want := clock.paused(), slices.Repeat([]time.Duration{testJitter}, tt.attempts-1); !slices.Equal(got, want) {
@@ -129,13 +131,12 @@ func TestRetries(t *testing.T) {
 func TestRetryNeedsTime(t *testing.T) {
 	const timeoutMS = 500
 	clock := newFakeTime()
-	rec := &recorder{next: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := manufacturer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		// Each attempt takes most of the timeout.
 		clock.Add(300 * time.Millisecond)
 		w.WriteHeader(http.StatusServiceUnavailable)
-	})}
-	srv := manufacturer(t, rec)
+	}))
 	w := newHook(callout.KindPricing, srv.URL)
 	w.Retries = 3
 	w.TimeoutMS = timeoutMS
@@ -143,8 +144,8 @@ func TestRetryNeedsTime(t *testing.T) {
 	if res.Outcome != callout.OutcomeWebhookError || res.HTTPStatus != http.StatusServiceUnavailable {
 		t.Errorf("Outcome = %s, HTTP %d (%s), want webhook_error, HTTP 503", res.Outcome, res.HTTPStatus, res.Detail)
 	}
-	if res.Attempts != 1 || len(rec.requests()) != 1 {
-		t.Errorf("Attempts = %d, requests = %d, want 1", res.Attempts, len(rec.requests()))
+	if res.Attempts != 1 || len(srv.Received()) != 1 {
+		t.Errorf("Attempts = %d, requests = %d, want 1", res.Attempts, len(srv.Received()))
 	}
 	if res.Duration >= timeoutMS*time.Millisecond {
 		t.Errorf("Duration = %s, want less than the %d ms timeout: a retry was started that could not finish", res.Duration, timeoutMS)
@@ -171,11 +172,11 @@ func TestRetryAfterHeader(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.retryAfter, func(t *testing.T) {
-			rec := &recorder{next: sequence(func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Retry-After", tt.retryAfter)
-				w.WriteHeader(http.StatusTooManyRequests)
-			}, answering(200, `{"cost": 1}`))}
-			srv := manufacturer(t, rec)
+			srv := manufacturer(t, nil)
+			srv.Answers(
+				fakemanufacturer.Answer{Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {tt.retryAfter}}},
+				fakemanufacturer.Answer{Status: http.StatusOK, Body: `{"cost": 1}`},
+			)
 			w := newHook(callout.KindPricing, srv.URL)
 			w.Retries = 1
 			clock := newFakeTime()

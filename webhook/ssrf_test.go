@@ -81,7 +81,8 @@ func TestBlockedErrorFromClient(t *testing.T) {
 // it resolved to, on the address actually dialled, through a fake DNS server
 // that points a public-looking name at loopback (as DNS rebinding would).
 func TestBlockedAfterResolution(t *testing.T) {
-	srv := manufacturer(t, answering(http.StatusOK, `{}`))
+	srv := manufacturer(t, nil)
+	srv.Answer(http.StatusOK, `{}`)
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
 	resolver := fakeDNS(t, map[string]netip.Addr{
 		"erp.example.com.": netip.MustParseAddr("127.0.0.1"),
@@ -161,15 +162,15 @@ func fakeDNS(t *testing.T, names map[string]netip.Addr) *net.Resolver {
 // TestInsecureHTTP checks that http:// is refused unless allowed, with no
 // request made, and that https is required of Auth0 too.
 func TestInsecureHTTP(t *testing.T) {
-	rec := &recorder{next: answering(http.StatusOK, `{}`)}
-	srv := manufacturer(t, rec)
+	srv := manufacturer(t, nil)
+	srv.Answer(http.StatusOK, `{}`)
 	c := newClient(t, webhook.Options{Policy: webhook.Policy{AllowPrivateNetworks: true}})
 	res := call(t, c, newHook(callout.KindSubmission, srv.URL))
 	if res.Outcome != callout.OutcomeDestinationBlocked || !strings.Contains(res.Detail, "https") {
 		t.Errorf("Outcome = %s (%s), want destination_blocked naming https", res.Outcome, res.Detail)
 	}
-	if res.Attempts != 0 || len(rec.requests()) != 0 {
-		t.Errorf("Attempts = %d, requests = %d, want none", res.Attempts, len(rec.requests()))
+	if res.Attempts != 0 || len(srv.Received()) != 0 {
+		t.Errorf("Attempts = %d, requests = %d, want none", res.Attempts, len(srv.Received()))
 	}
 
 	// The client itself refuses too, for callers such as the Auth0 token
@@ -179,8 +180,8 @@ func TestInsecureHTTP(t *testing.T) {
 	if _, err := hc.Do(req); !errors.Is(err, webhook.ErrBlocked) {
 		t.Errorf("the HTTP client: err = %v, want ErrBlocked", err)
 	}
-	if len(rec.requests()) != 0 {
-		t.Errorf("the server got %d requests, want none", len(rec.requests()))
+	if len(srv.Received()) != 0 {
+		t.Errorf("the server got %d requests, want none", len(srv.Received()))
 	}
 }
 
@@ -201,8 +202,8 @@ func TestBadURLs(t *testing.T) {
 // TestRedirectNotFollowed checks that a 3xx ends the callout and the target
 // never sees a request.
 func TestRedirectNotFollowed(t *testing.T) {
-	target := &recorder{next: answering(http.StatusOK, `{}`)}
-	targetSrv := manufacturer(t, target)
+	targetSrv := manufacturer(t, nil)
+	targetSrv.Answer(http.StatusOK, `{}`)
 	for _, status := range []int{301, 302, 303, 307, 308} {
 		srv := manufacturer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, targetSrv.URL+"/elsewhere", status)
@@ -215,7 +216,7 @@ func TestRedirectNotFollowed(t *testing.T) {
 			t.Errorf("%d: Detail = %q, want %q", status, res.Detail, want)
 		}
 	}
-	if n := len(target.requests()); n != 0 {
+	if n := len(targetSrv.Received()); n != 0 {
 		t.Errorf("the redirect target got %d requests, want none", n)
 	}
 }

@@ -1,6 +1,6 @@
 // Command callout-bench measures Callout against a plain Go reverse proxy
-// doing the same hop (SPEC §10): both in front of one fake webhook that
-// answers at once, on loopback, Callout and the proxy each in a process of
+// doing the same hop (SPEC §10): both in front of fake webhooks that answer
+// alike and at once, on loopback, Callout and the proxy each in a process of
 // its own and the load generator and fakes in this one. It reports the
 // latency Callout adds at a fixed rate, the highest rate it holds, how fast a
 // callout fails while its breaker is open, how many Auth0 token requests a
@@ -110,18 +110,15 @@ func measure(ctx context.Context, opts options, stdout, stderr io.Writer) error 
 	b := &bench{opts: opts, hc: loadClient(max(opts.burst, opts.concurrency)), progress: stderr, logs: logw}
 	defer b.hc.CloseIdleConnections()
 
-	hook, err := startWebhook()
-	if err != nil {
-		return err
-	}
-	defer hook.srv.Close()
-	b.hook = hook
+	b.hooks = startWebhooks()
+	defer b.hooks.Close()
 	b.auth0 = startAuth0()
 	defer b.auth0.Close()
+	var err error
 	if b.refused, err = refusedURL(); err != nil {
 		return err
 	}
-	proxy, err := startChild("proxy", []string{proxyTargetEnv + "=" + hook.url}, stderr)
+	proxy, err := startChild("proxy", []string{proxyTargetEnv + "=" + b.hooks.proxy.URL}, stderr)
 	if err != nil {
 		return err
 	}
@@ -171,8 +168,8 @@ func measure(ctx context.Context, opts options, stdout, stderr io.Writer) error 
 			return err
 		}
 	}
-	if bad := hook.bad.Load(); bad > 0 {
-		return fmt.Errorf("the fake webhook refused %d requests for a wrong credential", bad)
+	if bad := b.hooks.bad.Load(); bad > 0 {
+		return fmt.Errorf("the fake webhooks refused %d requests for a wrong credential", bad)
 	}
 	r.Memory = mem.result
 	r.Logs = logs.result()

@@ -27,12 +27,12 @@ import (
 	"github.com/callout/callout/webhook"
 )
 
-// bench is what one run measures: Callout and the proxy in front of the same
-// fake webhook, and the load generator's client.
+// bench is what one run measures: Callout and the proxy in front of fake
+// webhooks that answer alike, and the load generator's client.
 type bench struct {
 	opts     options
 	hc       *http.Client
-	hook     *fakeWebhook
+	hooks    *fakeWebhooks
 	auth0    *fakeauth0.Server
 	callout  *calloutServer
 	proxyURL string
@@ -116,7 +116,7 @@ func (b *bench) prepare(ctx context.Context) error {
 	b.burstJobs = jobIDs(400000, b.opts.burst)
 	setups := []manufacturerSetup{
 		{id: mfrPricing, jobs: pricingJobs, webhook: map[string]any{
-			"url":  b.hook.url + "/price",
+			"url":  b.hooks.bearer.URL + "/price",
 			"auth": map[string]any{"type": "bearer", "bearer_token": benchBearer},
 		}},
 		{id: mfrBroken, jobs: []int{seedJob}, webhook: map[string]any{
@@ -125,7 +125,7 @@ func (b *bench) prepare(ctx context.Context) error {
 			"breaker": map[string]any{"consecutive_failures": breakerFailures, "open_seconds": callout.MaxBreakerOpenSeconds},
 		}},
 		{id: mfrAuth0, jobs: b.burstJobs, webhook: map[string]any{
-			"url":     b.hook.url + "/auth0",
+			"url":     b.hooks.auth0.URL + "/auth0",
 			"retries": 0,
 			"auth": map[string]any{"type": "auth0", "auth0": map[string]any{
 				"tenant_domain": b.auth0.URL,
@@ -163,7 +163,7 @@ func (b *bench) prepare(ctx context.Context) error {
 	if resp.StatusCode != http.StatusOK || !bytes.Contains(answer, []byte(`"cost":1234.56`)) {
 		return fmt.Errorf("pricing job %d: %s: %.500s", seedJob, resp.Status, answer)
 	}
-	body, header, err := b.hook.captured()
+	body, header, err := b.hooks.captured()
 	if err != nil {
 		return err
 	}
@@ -227,9 +227,9 @@ func (b *bench) saturation(ctx context.Context) (saturationResult, error) {
 	r.Proxy = loop.run(ctx, b.sendProxy)
 
 	b.say("saturation with %d workers for %s: Callout", b.opts.concurrency, b.opts.duration)
-	hits := b.hook.price.Load()
+	hits := b.hooks.bearer.Requests()
 	r.Callout = loop.run(ctx, b.sendCallout(b.appHeader(mfrPricing)))
-	r.CalloutWebhookHits = b.hook.price.Load() - hits
+	r.CalloutWebhookHits = b.hooks.bearer.Requests() - hits
 	r.CalloutCalloutRate = perSecond(int(r.CalloutWebhookHits), r.Callout.Elapsed)
 	return r, nil
 }

@@ -117,7 +117,7 @@ func (r *report) writeText(w io.Writer) error {
 	line("Callout benchmark: %s per phase on loopback, %s, GOMAXPROCS=%d\n", r.Duration, r.Go, r.GOMAXPROCS)
 	line("Callout prices job %d (and %d copies, rotated) of manufacturer %s; the proxy forwards the same %d-byte payload.\n",
 		seedJob, r.Jobs-1, mfrPricing, r.PayloadBytes)
-	line("Callout and the proxy each run in a process of their own; the load generator and the fake webhook run in a third.\n\n")
+	line("Callout and the proxy each run in a process of their own; the load generator and the fake webhooks run in a third.\n\n")
 
 	lat := r.Latency
 	line("Latency at %.0f requests/s, open loop, from each request's due time\n", lat.Rate)

@@ -26,6 +26,7 @@ import (
 	"github.com/callout/callout/auth"
 	"github.com/callout/callout/config"
 	"github.com/callout/callout/internal/fakeauth0"
+	"github.com/callout/callout/internal/fakemanufacturer"
 	"github.com/callout/callout/payload"
 	"github.com/callout/callout/server"
 )
@@ -60,7 +61,7 @@ const (
 	tokenDelay = 20 * time.Millisecond
 )
 
-// webhookAnswer is the fake webhook's answer to every price.
+// webhookAnswer is the fake webhooks' answer to every price.
 var webhookAnswer = []byte(`{"cost": 1234.56}`)
 
 // serve answers on a new loopback listener with h, and returns the server
@@ -79,72 +80,56 @@ func serve(side string, h http.Handler) (*http.Server, string, error) {
 	return srv, "http://" + ln.Addr().String(), nil
 }
 
-// fakeWebhook is a manufacturer's webhook answering every price at once. It
-// counts its hits per path and keeps the first request Callout sent, whose
-// bytes the proxy is then given.
-type fakeWebhook struct {
-	srv *http.Server
-	url string
-
-	price atomic.Int64 // hits on /price: Callout's bearer webhook
-	proxy atomic.Int64 // hits on /: through the proxy
-	auth0 atomic.Int64 // hits on /auth0: Callout's auth0 webhook
-	bad   atomic.Int64 // requests refused for a wrong credential
-
-	mu     sync.Mutex
-	header http.Header // of the first request on /price; nil before it
-	body   []byte      // of the first request on /price
+// fakeWebhooks are the manufacturers' webhooks, each answering every price
+// at once and counting its calls. The first request on bearer is kept, for
+// the proxy to be given its bytes.
+type fakeWebhooks struct {
+	bearer *fakemanufacturer.Server // Callout's bearer webhook
+	auth0  *fakemanufacturer.Server // Callout's auth0 webhook
+	proxy  *fakemanufacturer.Server // the proxy's target
+	bad    atomic.Int64             // requests refused for a wrong credential
 }
 
-func startWebhook() (*fakeWebhook, error) {
-	f := &fakeWebhook{}
-	srv, u, err := serve("webhook", f)
-	if err != nil {
-		return nil, err
+func startWebhooks() *fakeWebhooks {
+	f := &fakeWebhooks{}
+	start := func(token string, record int) *fakemanufacturer.Server {
+		return fakemanufacturer.New(fakemanufacturer.WithHandler(f.accepting(token)), fakemanufacturer.WithRecordLimit(record))
 	}
-	f.srv, f.url = srv, u
-	return f, nil
+	f.bearer, f.auth0, f.proxy = start(benchBearer, 1), start(benchAccessToken, 0), start(benchBearer, 0)
+	return f
 }
 
-// ServeHTTP answers like a pricing webhook that accepts every job.
-func (f *fakeWebhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	want, counter := "Bearer "+benchBearer, &f.proxy
-	switch r.URL.Path {
-	case "/price":
-		counter = &f.price
-	case "/auth0":
-		want, counter = "Bearer "+benchAccessToken, &f.auth0
-	}
-	if r.Header.Get("Authorization") != want {
-		f.bad.Add(1)
-		http.Error(w, "unauthorized", http.StatusUnauthorized)
-		return
-	}
-	if counter.Add(1) == 1 && counter == &f.price {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			http.Error(w, "reading the body", http.StatusBadRequest)
+// accepting answers like a pricing webhook that accepts every job, to
+// requests that carry token.
+func (f *fakeWebhooks) accepting(token string) http.HandlerFunc {
+	want := "Bearer " + token
+	return func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if r.Header.Get("Authorization") != want {
+			f.bad.Add(1)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
-		f.mu.Lock()
-		f.header, f.body = r.Header.Clone(), body
-		f.mu.Unlock()
-	} else {
-		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(webhookAnswer)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(webhookAnswer)
 }
 
 // captured returns the body and headers of the first request Callout sent
-// to /price, or an error when none came yet.
-func (f *fakeWebhook) captured() ([]byte, http.Header, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.header == nil {
+// to the bearer webhook, or an error when none came yet.
+func (f *fakeWebhooks) captured() ([]byte, http.Header, error) {
+	reqs := f.bearer.Received()
+	if len(reqs) == 0 {
 		return nil, nil, errors.New("the fake webhook has not been called by Callout")
 	}
-	return f.body, f.header.Clone(), nil
+	return reqs[0].Body, reqs[0].Header.Clone(), nil
+}
+
+// Close stops the webhooks.
+func (f *fakeWebhooks) Close() {
+	f.bearer.Close()
+	f.auth0.Close()
+	f.proxy.Close()
 }
 
 // startAuth0 starts the Auth0 tenant, which counts its token requests. Every

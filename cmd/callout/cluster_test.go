@@ -5,18 +5,15 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/callout/callout/auth"
+	"github.com/callout/callout/internal/fakemanufacturer"
 )
 
 // cluster starts n Callout processes sharing one PostgreSQL schema of their
@@ -64,13 +61,10 @@ func cluster(t *testing.T, n int, env ...string) []*process {
 // three processes at a slow manufacturer: exactly one request reaches it and
 // every caller sees its answer.
 func TestClusterSubmitsOnce(t *testing.T) {
-	var calls atomic.Int32
-	mfr := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := calls.Add(1)
-		time.Sleep(time.Second)
-		fmt.Fprintf(w, `{"success": true, "id": "JPS-%d"}`, 990494+n)
-	}))
+	mfr := fakemanufacturer.New()
 	defer mfr.Close()
+	mfr.Answer(http.StatusOK, `{"success": true, "id": "JPS-990495"}`)
+	release := mfr.Hold()
 	procs := cluster(t, 3)
 	setUp(procs[0], mfr.URL, `{"type": "none"}`)
 
@@ -87,8 +81,11 @@ func TestClusterSubmitsOnce(t *testing.T) {
 			answers[i] = answer{status, body}
 		})
 	}
+	awaitHeld(t, mfr, 1)
+	// The other callers arrive while the callout is held.
+	time.AfterFunc(time.Second, release)
 	wg.Wait()
-	if got := calls.Load(); got != 1 {
+	if got := mfr.Requests(); got != 1 {
 		t.Fatalf("%d requests reached the manufacturer, want 1", got)
 	}
 	for i, a := range answers {
@@ -111,41 +108,25 @@ func TestClusterSubmitsOnce(t *testing.T) {
 // callout; after the claim's lease the job can be submitted through another
 // process, and the manufacturer gets the same Idempotency-Key again.
 func TestClusterProcessDiesMidSubmission(t *testing.T) {
-	var mu sync.Mutex
-	var keys []string
-	arrived := make(chan struct{}, 2)
-	mfr := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Reading the body lets the server notice the caller dying.
-		_, _ = io.Copy(io.Discard, r.Body)
-		mu.Lock()
-		keys = append(keys, r.Header.Get("Idempotency-Key"))
-		first := len(keys) == 1
-		mu.Unlock()
-		arrived <- struct{}{}
-		if first {
-			<-r.Context().Done() // the first attempt never gets an answer
-			return
-		}
-		fmt.Fprint(w, `{"success": true, "id": "JPS-7"}`)
-	}))
+	mfr := fakemanufacturer.New()
 	defer mfr.Close()
+	mfr.Answer(http.StatusOK, `{"success": true, "id": "JPS-7"}`)
+	// Held until its process is killed: the first attempt never gets an
+	// answer.
+	release := mfr.Hold()
 	const lease = 2 * time.Second
 	// A lease this short is allowed only in development mode.
 	procs := cluster(t, 2, "CALLOUT_SUBMISSION_LEASE="+lease.String(), "CALLOUT_DEV=true")
 	setUp(procs[0], mfr.URL, `{"type": "none"}`)
 
-	var killed time.Time
 	go func() {
 		// This caller never gets an answer: its process dies.
 		_, _, _ = procs[0].send(auth.RoleApp, "POST", "/v1/manufacturers/103/jobs/338167/submit", "")
 	}()
-	select {
-	case <-arrived:
-		procs[0].kill()
-		killed = time.Now()
-	case <-time.After(20 * time.Second):
-		t.Fatal("the first submission never reached the manufacturer")
-	}
+	awaitHeld(t, mfr, 1)
+	procs[0].kill()
+	killed := time.Now()
+	release()
 
 	body := procs[1].must(200, auth.RoleApp, "POST", "/v1/manufacturers/103/jobs/338167/submit", "")
 	if waited := time.Since(killed); waited < lease/2 {
@@ -154,8 +135,10 @@ func TestClusterProcessDiesMidSubmission(t *testing.T) {
 	if !strings.Contains(string(body), `"external_id":"JPS-7"`) {
 		t.Errorf("submit after the lease: %s", body)
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	var keys []string
+	for _, r := range mfr.Received() {
+		keys = append(keys, r.Header.Get("Idempotency-Key"))
+	}
 	if len(keys) != 2 || keys[0] == "" || keys[0] != keys[1] {
 		t.Errorf("Idempotency-Keys sent: %q, want the same key twice", keys)
 	}

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/callout/callout/auth"
 	"github.com/callout/callout/config"
+	"github.com/callout/callout/internal/fakemanufacturer"
 	"github.com/callout/callout/payload"
 	"github.com/callout/callout/server"
 )
@@ -46,10 +46,7 @@ func demo(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer a.Close()
 
-	mfr, err := startManufacturer(stdout)
-	if err != nil {
-		return err
-	}
+	mfr := fakemanufacturer.New(fakemanufacturer.WithHandler(sampleManufacturer(stdout)), fakemanufacturer.WithRecordLimit(0))
 	defer mfr.Close()
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -61,7 +58,7 @@ func demo(ctx context.Context, args []string, stdout io.Writer) error {
 	go func() { _ = a.Serve(sctx, ln) }()
 
 	w := &walk{out: stdout, base: "http://" + ln.Addr().String(), secret: secrets.JWTSecret}
-	hook := "http://" + mfr.Addr
+	hook := mfr.URL
 	export, job, customer := payload.Sample()
 	steps := []struct {
 		note, method, path string
@@ -138,19 +135,9 @@ func (w *walk) step(ctx context.Context, note, method, path string, role auth.Ro
 	return nil
 }
 
-// manufacturer is the demo's sample manufacturer webhook.
-type manufacturer struct {
-	Addr string
-	srv  *http.Server
-}
-
-func (m *manufacturer) Close() error { return m.srv.Close() }
-
-func startManufacturer(out io.Writer) (*manufacturer, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
+// sampleManufacturer is the demo's manufacturer webhook: it prices every
+// job and accepts every submission, printing what it receives to out.
+func sampleManufacturer(out io.Writer) http.Handler {
 	answer := func(body string) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			n, _ := io.Copy(io.Discard, r.Body)
@@ -164,7 +151,5 @@ func startManufacturer(out io.Writer) (*manufacturer, error) {
 	mux.Handle("POST /pricing", answer(`{"success": true, "cost": 1234.56, "message": "10% first order discount applied",
 		"breakdown": [{"name": "Discounts", "collapse": true, "items": [{"name": "10% First Order Discount", "cost": -123.46}]}, {"name": "Tax", "cost": 101.01}]}`))
 	mux.Handle("POST /submit", answer(`{"success": true, "message": "Order #123456", "id": "JPS-990495"}`))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(slog.DiscardHandler, slog.LevelError)}
-	go func() { _ = srv.Serve(ln) }()
-	return &manufacturer{Addr: ln.Addr().String(), srv: srv}, nil
+	return mux
 }

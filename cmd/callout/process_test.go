@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/callout/callout/auth"
 	"github.com/callout/callout/internal/buffertest"
+	"github.com/callout/callout/internal/fakemanufacturer"
 )
 
 // The tests here run Callout as a real process: the test binary re-executes
@@ -186,13 +186,23 @@ func setUp(p *process, url, webhookAuth string) {
 	p.must(200, auth.RoleApp, "PUT", "/v1/manufacturers/103/jobs/338167", `{"job": `+job+`, "export": `+export+`}`)
 }
 
+// awaitHeld fails the test unless mfr comes to hold n requests at once
+// within 20 seconds.
+func awaitHeld(t *testing.T, mfr *fakemanufacturer.Server, n int) {
+	t.Helper()
+	select {
+	case <-mfr.Held(n):
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the manufacturer did not get %d requests at once within 20 s", n)
+	}
+}
+
 // TestKilledAfterSubmit kills Callout right after it answered a submission
 // 200, and finds the job submitted with its external id after a restart.
 func TestKilledAfterSubmit(t *testing.T) {
-	mfr := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, `{"success": true, "id": "JPS-990495", "message": "Order #123456"}`)
-	}))
+	mfr := fakemanufacturer.New()
 	defer mfr.Close()
+	mfr.Answer(http.StatusOK, `{"success": true, "id": "JPS-990495", "message": "Order #123456"}`)
 	dir := t.TempDir()
 	p := startProcess(t, dir)
 	setUp(p, mfr.URL, `{"type": "none"}`)
@@ -221,10 +231,10 @@ func TestKilledAfterSubmit(t *testing.T) {
 func TestSecretsNeverInClear(t *testing.T) {
 	const bearer = "bearer-token-9f86d081884c7d65"
 	const signing = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	echo := fakemanufacturer.New(fakemanufacturer.WithHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadGateway)
 		fmt.Fprintf(w, `{"errors": ["you sent %s"]}`, r.Header.Get("Authorization"))
-	}))
+	})))
 	defer echo.Close()
 	dir := t.TempDir()
 	p := startProcess(t, dir)
@@ -270,13 +280,10 @@ func TestSecretsNeverInClear(t *testing.T) {
 // TestGracefulShutdown sends SIGTERM while a submission callout is in flight:
 // the callout finishes, its caller gets the answer, and the process exits 0.
 func TestGracefulShutdown(t *testing.T) {
-	arrived := make(chan struct{})
-	mfr := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		close(arrived)
-		time.Sleep(500 * time.Millisecond)
-		fmt.Fprint(w, `{"id": "JPS-1"}`)
-	}))
+	mfr := fakemanufacturer.New()
 	defer mfr.Close()
+	mfr.Answer(http.StatusOK, `{"id": "JPS-1"}`)
+	release := mfr.Hold()
 	p := startProcess(t, t.TempDir())
 	setUp(p, mfr.URL, `{"type": "none"}`)
 	type answer struct {
@@ -289,10 +296,12 @@ func TestGracefulShutdown(t *testing.T) {
 		status, body, err := p.send(auth.RoleApp, "POST", "/v1/manufacturers/103/jobs/338167/submit", "")
 		done <- answer{status, body, err}
 	}()
-	<-arrived
+	awaitHeld(t, mfr, 1)
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	// The callout stays in flight while the process shuts down.
+	time.AfterFunc(500*time.Millisecond, release)
 	a := <-done
 	if a.err != nil || a.status != 200 || !strings.Contains(string(a.body), `"external_id":"JPS-1"`) {
 		t.Fatalf("the in-flight submit got %d %s %v", a.status, a.body, a.err)
