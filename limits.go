@@ -31,4 +31,10 @@ const (
 	// times its size at its peak (the body, the documents parsed out of it,
 	// the database's copy), so a burst of uploads peaks near 400 MB.
 	DefaultMaxInflightBodyBytes = 128 << 20
+	// DefaultBodyReadGrace and DefaultBodyMinRate pace inbound bodies: a
+	// body may take the grace plus its length at the rate (a 16 MiB body:
+	// 10 s + 256 s); one that stalls longer is cut off with 408. 64 KiB/s
+	// is a 512 kbit/s link.
+	DefaultBodyReadGrace = 10 * time.Second
+	DefaultBodyMinRate   = 64 << 10
 )

@@ -76,6 +76,17 @@ type Config struct {
 	// MaxConcurrentCallouts bounds the price, submit and webhook test
 	// requests served at once (CALLOUT_MAX_CONCURRENT_CALLOUTS).
 	MaxConcurrentCallouts int
+	// MaxCalloutsPerManufacturer bounds those of one manufacturer
+	// (CALLOUT_MAX_CALLOUTS_PER_MANUFACTURER).
+	MaxCalloutsPerManufacturer int
+	// MaxInflightBodyBytes bounds the request bodies being read and handled
+	// at once, as declared (CALLOUT_MAX_INFLIGHT_BODY_BYTES).
+	MaxInflightBodyBytes int64
+	// BodyReadGrace and BodyMinRate pace inbound bodies: one may take the
+	// grace plus its length at the rate, in bytes a second
+	// (CALLOUT_BODY_READ_GRACE, CALLOUT_BODY_MIN_RATE).
+	BodyReadGrace time.Duration
+	BodyMinRate   int64
 	// DeliveryRetention is how long delivery records are kept
 	// (CALLOUT_DELIVERY_RETENTION).
 	DeliveryRetention time.Duration
@@ -187,6 +198,15 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxConcurrentCallouts <= 0 {
 		bad("CALLOUT_MAX_CONCURRENT_CALLOUTS", "must be a positive number, got %d", c.MaxConcurrentCallouts)
+	}
+	if c.MaxCalloutsPerManufacturer <= 0 || c.MaxConcurrentCallouts > 0 && c.MaxCalloutsPerManufacturer > c.MaxConcurrentCallouts {
+		bad("CALLOUT_MAX_CALLOUTS_PER_MANUFACTURER", "must be between 1 and CALLOUT_MAX_CONCURRENT_CALLOUTS (%d), got %d", c.MaxConcurrentCallouts, c.MaxCalloutsPerManufacturer)
+	}
+	if c.MaxInflightBodyBytes < c.MaxRequestBytes {
+		bad("CALLOUT_MAX_INFLIGHT_BODY_BYTES", "must be at least CALLOUT_MAX_REQUEST_BYTES (%d), got %d", c.MaxRequestBytes, c.MaxInflightBodyBytes)
+	}
+	if c.BodyMinRate <= 0 {
+		bad("CALLOUT_BODY_MIN_RATE", "must be a positive number of bytes a second, got %d", c.BodyMinRate)
 	}
 	if c.DB.MaxOpenConns < 0 {
 		bad("CALLOUT_DB_MAX_OPEN_CONNS", "must not be negative, got %d", c.DB.MaxOpenConns)

@@ -40,6 +40,9 @@ func (s *Server) readBody(c echo.Context) ([]byte, error) {
 	case errors.As(err, &tooLarge):
 		return nil, s.tooLarge()
 	case errors.As(err, &netErr) && netErr.Timeout():
+		// The rest of the body is not waited for: without this, the server
+		// would try to read it before answering.
+		c.Response().Header().Set(echo.HeaderConnection, "close")
 		return nil, &callout.Error{Code: callout.ECodeRequestTimeout, Err: err,
 			Message: fmt.Sprintf("the request body arrived too slowly: allow %s, then at least %d bytes a second", s.bodyGrace, s.bodyMinRate)}
 	case err != nil:
@@ -64,8 +67,6 @@ type pacedReader struct {
 // readAll reads to the end, into buf when it was sized from the declared
 // length, so that a body is not copied as it grows.
 func (p *pacedReader) readAll() ([]byte, error) {
-	// The connection's deadline is the server's again afterwards.
-	defer p.rc.SetReadDeadline(time.Time{})
 	for {
 		if len(p.buf) == cap(p.buf) {
 			p.buf = append(p.buf, 0)[:len(p.buf)]
@@ -77,7 +78,9 @@ func (p *pacedReader) readAll() ([]byte, error) {
 		n, err := p.r.Read(p.buf[len(p.buf):cap(p.buf)])
 		p.buf = p.buf[:len(p.buf)+n]
 		if errors.Is(err, io.EOF) {
-			return p.buf, nil
+			// The connection's deadline is the server's again. After a
+			// failure it stays: the connection is closed after the answer.
+			return p.buf, p.rc.SetReadDeadline(time.Time{})
 		}
 		if err != nil {
 			return nil, err

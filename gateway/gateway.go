@@ -64,14 +64,6 @@ type Metrics interface {
 	WaitingForSlot(delta int)
 }
 
-// Defaults of the pace of inbound bodies: a 16 MiB body may take 10 s plus
-// 256 s, and stalls past 10 s plus its bytes so far at 64 KiB/s (a 512 kbit/s
-// link) are cut off.
-const (
-	DefaultBodyGrace   = 10 * time.Second
-	DefaultBodyMinRate = 64 << 10
-)
-
 // Options configure a Server.
 type Options struct {
 	Store     Store
@@ -84,7 +76,7 @@ type Options struct {
 	MaxBodyBytes int64
 	// BodyGrace and BodyMinRate pace inbound bodies: one may take BodyGrace
 	// plus its length at BodyMinRate bytes a second (408 beyond). Zero means
-	// DefaultBodyGrace and DefaultBodyMinRate.
+	// callout.DefaultBodyReadGrace and callout.DefaultBodyMinRate.
 	BodyGrace   time.Duration
 	BodyMinRate int64
 	// MaxInflightBodyBytes bounds the bodies being read and handled at once,
@@ -135,8 +127,8 @@ func New(o Options) *Server {
 		verify:      o.Verifier,
 		policy:      o.Policy,
 		maxBody:     o.MaxBodyBytes,
-		bodyGrace:   cmp.Or(o.BodyGrace, DefaultBodyGrace),
-		bodyMinRate: cmp.Or(o.BodyMinRate, DefaultBodyMinRate),
+		bodyGrace:   cmp.Or(o.BodyGrace, callout.DefaultBodyReadGrace),
+		bodyMinRate: cmp.Or(o.BodyMinRate, callout.DefaultBodyMinRate),
 		log:         o.Logger,
 		metrics:     o.Metrics,
 		now:         o.Now,
