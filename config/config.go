@@ -199,8 +199,8 @@ func (c *Config) Validate() error {
 	if c.MaxConcurrentCallouts <= 0 {
 		bad("CALLOUT_MAX_CONCURRENT_CALLOUTS", "must be a positive number, got %d", c.MaxConcurrentCallouts)
 	}
-	if c.MaxCalloutsPerManufacturer <= 0 || c.MaxConcurrentCallouts > 0 && c.MaxCalloutsPerManufacturer > c.MaxConcurrentCallouts {
-		bad("CALLOUT_MAX_CALLOUTS_PER_MANUFACTURER", "must be between 1 and CALLOUT_MAX_CONCURRENT_CALLOUTS (%d), got %d", c.MaxConcurrentCallouts, c.MaxCalloutsPerManufacturer)
+	if c.MaxCalloutsPerManufacturer <= 0 {
+		bad("CALLOUT_MAX_CALLOUTS_PER_MANUFACTURER", "must be a positive number, got %d", c.MaxCalloutsPerManufacturer)
 	}
 	if c.MaxInflightBodyBytes < c.MaxRequestBytes {
 		bad("CALLOUT_MAX_INFLIGHT_BODY_BYTES", "must be at least CALLOUT_MAX_REQUEST_BYTES (%d), got %d", c.MaxRequestBytes, c.MaxInflightBodyBytes)

@@ -40,7 +40,6 @@ func TestValidate(t *testing.T) {
 		{"response bytes zero", func(c *Config) { c.MaxResponseBytes = 0 }, "CALLOUT_MAX_RESPONSE_BYTES"},
 		{"no callouts at once", func(c *Config) { c.MaxConcurrentCallouts = 0 }, "CALLOUT_MAX_CONCURRENT_CALLOUTS"},
 		{"no callouts per manufacturer", func(c *Config) { c.MaxCalloutsPerManufacturer = 0 }, "CALLOUT_MAX_CALLOUTS_PER_MANUFACTURER"},
-		{"more per manufacturer than in all", func(c *Config) { c.MaxCalloutsPerManufacturer = c.MaxConcurrentCallouts + 1 }, "CALLOUT_MAX_CALLOUTS_PER_MANUFACTURER"},
 		{"bodies in flight below one body", func(c *Config) { c.MaxInflightBodyBytes = c.MaxRequestBytes - 1 }, "CALLOUT_MAX_INFLIGHT_BODY_BYTES"},
 		{"body rate zero", func(c *Config) { c.BodyMinRate = 0 }, "CALLOUT_BODY_MIN_RATE"},
 		{"retention zero", func(c *Config) { c.DeliveryRetention = 0 }, "CALLOUT_DELIVERY_RETENTION"},
