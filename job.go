@@ -54,7 +54,7 @@ func (j *Job) MarshalJSON() ([]byte, error) {
 	if messages == nil {
 		messages = []Message{}
 	}
-	return marshal(struct {
+	return MarshalJSON(struct {
 		ID             string     `json:"id"`
 		ManufacturerID string     `json:"manufacturer_id"`
 		CustomerID     string     `json:"customer_id"`
@@ -107,10 +107,11 @@ type BreakdownNode struct {
 	Items    []BreakdownNode `json:"items"`
 }
 
-// marshal encodes v as JSON without HTML escaping: an outer encoder does not
-// undo the escaping of a value's own MarshalJSON, and customers' messages are
-// shown as written.
-func marshal(v any) ([]byte, error) {
+// MarshalJSON encodes v as JSON without HTML escaping and without a trailing
+// newline. Callout's documents and answers are encoded with it: customers'
+// messages are shown as written, and an outer encoder does not undo the
+// escaping of a value's own MarshalJSON.
+func MarshalJSON(v any) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)

@@ -13,12 +13,19 @@ import (
 	"github.com/callout/callout/submission"
 )
 
-func (s *Server) submitJob(c echo.Context) error {
-	id := c.Param("j")
-	if err := callout.CheckID("job", id); err != nil {
-		return err
+// jobSlot checks the path's job id and takes one of the manufacturer's
+// callout slots, for the caller to release.
+func (s *Server) jobSlot(c echo.Context) (jobID string, release func(), err error) {
+	jobID = c.Param("j")
+	if err := callout.CheckID("job", jobID); err != nil {
+		return "", nil, err
 	}
-	release, err := s.slots.acquire(c.Request().Context(), c.Param("m"))
+	release, err = s.slots.acquire(c.Request().Context(), c.Param("m"))
+	return jobID, release, err
+}
+
+func (s *Server) submitJob(c echo.Context) error {
+	id, release, err := s.jobSlot(c)
 	if err != nil {
 		return err
 	}
@@ -46,11 +53,7 @@ func (s *Server) submitJob(c echo.Context) error {
 }
 
 func (s *Server) priceJob(c echo.Context) error {
-	id := c.Param("j")
-	if err := callout.CheckID("job", id); err != nil {
-		return err
-	}
-	release, err := s.slots.acquire(c.Request().Context(), c.Param("m"))
+	id, release, err := s.jobSlot(c)
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,7 @@ import (
 // writeCustomer answers with a stored customer: Callout's fields, and the
 // document exactly as the platform stored it (encoding/json would compact it).
 func writeCustomer(c echo.Context, cust *callout.Customer) error {
-	head, err := marshal(struct {
+	head, err := callout.MarshalJSON(struct {
 		ID             string    `json:"id"`
 		ManufacturerID string    `json:"manufacturer_id"`
 		UpdatedAt      time.Time `json:"updated_at"`

@@ -204,7 +204,7 @@ func arrival(ctx context.Context) time.Time {
 	return t
 }
 
-// jsonSerializer encodes every JSON response of the API with marshal, as the
+// jsonSerializer encodes every JSON response of the API with callout.MarshalJSON, as the
 // problem documents and the kept submit answers are: without HTML escaping
 // (Echo's default escapes <, > and &, which customers' messages hold).
 type jsonSerializer struct{}
@@ -213,7 +213,7 @@ var _ echo.JSONSerializer = jsonSerializer{}
 
 // Serialize writes i as JSON; indent is ignored, as no route asks for it.
 func (jsonSerializer) Serialize(c echo.Context, i any, _ string) error {
-	body, err := marshal(i)
+	body, err := callout.MarshalJSON(i)
 	if err != nil {
 		return err
 	}

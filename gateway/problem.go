@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -109,7 +108,7 @@ func (p *problem) MarshalJSON() ([]byte, error) {
 		}
 		b.WriteString(strconv.Quote(name))
 		b.WriteByte(':')
-		data, err := marshal(v)
+		data, err := callout.MarshalJSON(v)
 		b.Write(data)
 		return err
 	}
@@ -168,17 +167,4 @@ func problemResponse(err error) (p *problem, body []byte) {
 		body, _ = p.MarshalJSON()
 	}
 	return p, body
-}
-
-// marshal encodes v as JSON without HTML escaping and without a trailing
-// newline: customers' messages are shown as written, and every response of
-// the API is encoded alike (see jsonSerializer).
-func marshal(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

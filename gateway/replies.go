@@ -22,7 +22,7 @@ func (Replies) Submitted(job *callout.Job, externalID string, messages []string)
 	if externalID != "" {
 		id = &externalID
 	}
-	body, err := marshal(struct {
+	body, err := callout.MarshalJSON(struct {
 		Submitted  bool         `json:"submitted"`
 		ExternalID *string      `json:"external_id"`
 		Messages   []string     `json:"messages"`
