@@ -136,7 +136,7 @@ func (c *Config) applyDev() {
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(env, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", env, fmt.Sprintf(format, args...)))
+		errs = append(errs, &problem{env: env, msg: fmt.Sprintf(format, args...)})
 	}
 
 	if err := checkListen(c.Listen); err != nil {
@@ -219,6 +219,12 @@ func (c *Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// problem is one invalid setting, named by its environment variable. Load
+// names it by its flag instead when the value came from one.
+type problem struct{ env, msg string }
+
+func (p *problem) Error() string { return p.env + ": " + p.msg }
 
 // checkListen accepts host:port with a numeric port; the host may be empty
 // (all interfaces) and the port 0 (any free port, for tests).

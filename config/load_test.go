@@ -213,11 +213,19 @@ func TestLoadDevImpliesAllows(t *testing.T) {
 func TestLoadUnknownSettings(t *testing.T) {
 	t.Run("yaml", func(t *testing.T) {
 		_, err := load(t, []string{"--config=testdata/unknown.yaml"}, nil)
-		assertLines(t, err, `testdata/unknown.yaml: unknown key "db.max_open"`, `testdata/unknown.yaml: unknown key "lisen"`)
+		assertLines(t, err, `testdata/unknown.yaml: unknown key "db.max_open" (did you mean "db.max_open_conns"?)`, `testdata/unknown.yaml: unknown key "lisen" (did you mean "listen"?)`)
 	})
 	t.Run("environment", func(t *testing.T) {
 		_, err := load(t, nil, []string{"CALLOUT_LISTN=0.0.0.0:80", "CALLOUT_DB_MAX_OPEN=3", "CALLOUT_LISTEN=127.0.0.1:1"})
-		assertLines(t, err, "CALLOUT_DB_MAX_OPEN: unknown setting", "CALLOUT_LISTN: unknown setting")
+		assertLines(t, err, `CALLOUT_DB_MAX_OPEN: unknown setting (in the environment) (did you mean "CALLOUT_DB_MAX_OPEN_CONNS"?)`,
+			`CALLOUT_LISTN: unknown setting (in the environment) (did you mean "CALLOUT_LISTEN"?)`)
+	})
+	t.Run("nothing close", func(t *testing.T) {
+		_, err := load(t, nil, []string{"CALLOUT_FROBNICATE=1"})
+		assertLines(t, err, "CALLOUT_FROBNICATE: unknown setting (in the environment)")
+		if strings.Contains(err.Error(), "did you mean") {
+			t.Errorf("got %q, want no suggestion", err)
+		}
 	})
 	t.Run("reserved and foreign variables pass", func(t *testing.T) {
 		mustLoad(t, nil, []string{
@@ -256,17 +264,17 @@ func TestLoadBadValues(t *testing.T) {
 		{"zero duration", nil, []string{"CALLOUT_SHUTDOWN_TIMEOUT=0s"}, []string{"CALLOUT_SHUTDOWN_TIMEOUT: must be a positive duration"}},
 		{"bad bool", nil, []string{"CALLOUT_DEV=yes"}, []string{`CALLOUT_DEV: "yes" is not a boolean`}},
 		{"bad log level", nil, []string{"CALLOUT_LOG_LEVEL=verbose"}, []string{`CALLOUT_LOG_LEVEL: "verbose" is not one of`}},
-		{"bad log level flag", []string{"--log-level=loud"}, nil, []string{`CALLOUT_LOG_LEVEL: "loud" is not one of`}},
+		{"bad log level flag", []string{"--log-level=loud"}, nil, []string{`--log-level: "loud" is not one of`}},
 		{"bad log format", nil, []string{"CALLOUT_LOG_FORMAT=logfmt"}, []string{`CALLOUT_LOG_FORMAT: "logfmt" is not one of`}},
 		{"listen without port", nil, []string{"CALLOUT_LISTEN=localhost"}, []string{`CALLOUT_LISTEN: "localhost" is not host:port`}},
-		{"listen bad port", []string{"--listen=localhost:http"}, nil, []string{`CALLOUT_LISTEN: "localhost:http": port "http"`}},
+		{"listen bad port", []string{"--listen=localhost:http"}, nil, []string{`--listen: "localhost:http": port "http"`}},
 		{"listen port too large", nil, []string{"CALLOUT_LISTEN=:65536"}, []string{`CALLOUT_LISTEN: ":65536": port "65536"`}},
 		{"database of another scheme", nil, []string{"CALLOUT_DATABASE_URL=mysql://db/callout"}, []string{`CALLOUT_DATABASE_URL: scheme "mysql" is not supported`}},
 		{"database without scheme", nil, []string{"CALLOUT_DATABASE_URL=db.internal/callout"}, []string{"CALLOUT_DATABASE_URL: want a postgres:// or postgresql:// URL"}},
 		{"short JWT secret", nil, []string{"CALLOUT_JWT_SECRET=too-short"}, []string{"CALLOUT_JWT_SECRET: too short: 9 bytes, want at least 32"}},
 		{"secret key not base64", nil, []string{"CALLOUT_SECRET_KEY=not base64!"}, []string{"CALLOUT_SECRET_KEY: secret key: not base64"}},
 		{"secret key wrong length", nil, []string{"CALLOUT_SECRET_KEY=AAECAw=="}, []string{"CALLOUT_SECRET_KEY: secret key: got 4 bytes"}},
-		{"empty data dir", []string{"--data-dir="}, nil, []string{"CALLOUT_DATA_DIR: must not be empty"}},
+		{"empty data dir", []string{"--data-dir="}, nil, []string{"--data-dir: must not be empty"}},
 		{"every problem at once", nil, []string{"CALLOUT_LISTEN=nowhere", "CALLOUT_DEV=maybe", "CALLOUT_LOG_FORMAT=xml", "CALLOUT_TYPO=1"},
 			[]string{"CALLOUT_TYPO: unknown setting", `CALLOUT_DEV: "maybe"`, `CALLOUT_LISTEN: "nowhere"`, `CALLOUT_LOG_FORMAT: "xml"`}},
 		{"yaml values", []string{"--config=testdata/bad.yaml"}, nil, []string{

@@ -24,10 +24,18 @@ import (
 )
 
 // The tests here run Callout as a real process: the test binary re-executes
-// itself as `callout serve` when this variable is set.
+// itself as `callout serve` when this variable is "serve", and as the
+// callout command, its arguments those given, when it is "cli".
 const childEnv = "CALLOUT_TEST_CHILD"
 
 func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "cli" {
+		// The command line as main runs it: arguments, exit status.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
+		stop()
+		os.Exit(exitCode(err, os.Stderr))
+	}
 	if os.Getenv(childEnv) == "serve" {
 		// As in main: SIGTERM shuts down gracefully.
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
