@@ -109,6 +109,13 @@ func New(ctx context.Context, cfg *config.Config, secrets *config.Secrets, log *
 		return nil, fmt.Errorf("opening the store: %w", err)
 	}
 
+	// Read once: it lasts as long as the data.
+	installation, err := st.Installation(ctx)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(reg)
@@ -135,6 +142,7 @@ func New(ctx context.Context, cfg *config.Config, secrets *config.Secrets, log *
 		Store: st,
 		Submitter: submission.New(submission.Options{
 			Store: st, Caller: d, Replies: gateway.Replies{}, NewID: newID, Lease: cfg.SubmissionLease, Logger: log,
+			Installation: installation,
 		}),
 		Pricer:                     pricing.New(pricing.Options{Store: st, Caller: d}),
 		Tester:                     probe.New(st, d, newID),

@@ -214,6 +214,7 @@ func testStore(t *testing.T, open opener) {
 		fn   func(t *testing.T, open opener)
 	}{
 		{"Migrate", testMigrate},
+		{"Installation", testInstallation},
 		{"Manufacturers", testManufacturers},
 		{"Webhooks", testWebhooks},
 		{"WebhookSecretsSealed", testWebhookSecretsSealed},

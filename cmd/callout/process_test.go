@@ -318,3 +318,34 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatalf("callout exited with %v:\n%s", err, p.stderr)
 	}
 }
+
+// TestOutboundKeyPerInstallation submits job 338167, revision 1, of
+// manufacturer 103 from two installations (two data directories) to one
+// ERP: each sends its own Idempotency-Key, and one restarted on its data
+// sends its own again.
+func TestOutboundKeyPerInstallation(t *testing.T) {
+	mfr := fakemanufacturer.New()
+	defer mfr.Close()
+	// Declined, so that the job stays submittable after a restart.
+	mfr.Answer(http.StatusOK, `{"success": false, "errors": ["Try again"]}`)
+	submit := func(p *process) string {
+		p.must(422, auth.RoleApp, "POST", "/v1/manufacturers/103/jobs/338167/submit", "")
+		got := mfr.Received()
+		return got[len(got)-1].Header.Get("Idempotency-Key")
+	}
+	here, there := t.TempDir(), t.TempDir()
+	p := startProcess(t, here)
+	setUp(p, mfr.URL, `{"type": "none"}`)
+	first := submit(p)
+	p.kill()
+	p = startProcess(t, here)
+	if again := submit(p); again != first {
+		t.Errorf("after a restart on the same data: key %q, want %q as before", again, first)
+	}
+	p.kill()
+	p = startProcess(t, there)
+	setUp(p, mfr.URL, `{"type": "none"}`)
+	if other := submit(p); first == "" || other == first {
+		t.Errorf("two installations sent keys %q and %q for the same job and revision, want two different keys", first, other)
+	}
+}
