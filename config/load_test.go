@@ -100,6 +100,7 @@ func TestLoadPrecedence(t *testing.T) {
 func TestLoadEverySetting(t *testing.T) {
 	want := &Config{
 		Listen:                     "0.0.0.0:9090",
+		MetricsListen:              "0.0.0.0:9100",
 		DataDir:                    "/var/lib/callout",
 		DatabaseURL:                "postgres://callout@db.internal:5432/callout?sslmode=require",
 		JWTSecret:                  "0123456789abcdef0123456789abcdef-yaml",
@@ -131,6 +132,7 @@ func TestLoadEverySetting(t *testing.T) {
 	t.Run("environment", func(t *testing.T) {
 		got := mustLoad(t, nil, []string{
 			"CALLOUT_LISTEN=0.0.0.0:9090",
+			"CALLOUT_METRICS_LISTEN=0.0.0.0:9100",
 			"CALLOUT_DATA_DIR=/var/lib/callout",
 			"CALLOUT_DATABASE_URL=postgres://callout@db.internal:5432/callout?sslmode=require",
 			"CALLOUT_JWT_SECRET=0123456789abcdef0123456789abcdef-yaml",
@@ -162,6 +164,7 @@ func TestLoadEverySetting(t *testing.T) {
 	t.Run("flags", func(t *testing.T) {
 		got := mustLoad(t, []string{
 			"--listen", "0.0.0.0:9090",
+			"--metrics-listen", "0.0.0.0:9100",
 			"--data-dir", "/var/lib/callout",
 			"--database-url", "postgres://callout@db.internal:5432/callout?sslmode=require",
 			"--allow-private-networks",
@@ -171,6 +174,7 @@ func TestLoadEverySetting(t *testing.T) {
 		}, nil)
 		w := *Default()
 		w.Listen, w.DataDir, w.DatabaseURL = want.Listen, want.DataDir, want.DatabaseURL
+		w.MetricsListen = want.MetricsListen
 		w.AllowPrivateNetworks, w.AllowInsecureHTTP = true, true
 		w.LogLevel, w.LogFormat = "debug", "text"
 		if diff := cmp.Diff(&w, got); diff != "" {
@@ -269,6 +273,7 @@ func TestLoadBadValues(t *testing.T) {
 		{"listen without port", nil, []string{"CALLOUT_LISTEN=localhost"}, []string{`CALLOUT_LISTEN: "localhost" is not host:port`}},
 		{"listen bad port", []string{"--listen=localhost:http"}, nil, []string{`--listen: "localhost:http": port "http"`}},
 		{"listen port too large", nil, []string{"CALLOUT_LISTEN=:65536"}, []string{`CALLOUT_LISTEN: ":65536": port "65536"`}},
+		{"metrics listen without port", nil, []string{"CALLOUT_METRICS_LISTEN=localhost"}, []string{`CALLOUT_METRICS_LISTEN: "localhost" is not host:port (or empty`}},
 		{"database of another scheme", nil, []string{"CALLOUT_DATABASE_URL=mysql://db/callout"}, []string{`CALLOUT_DATABASE_URL: scheme "mysql" is not supported`}},
 		{"database without scheme", nil, []string{"CALLOUT_DATABASE_URL=db.internal/callout"}, []string{"CALLOUT_DATABASE_URL: want a postgres:// or postgresql:// URL"}},
 		{"short JWT secret", nil, []string{"CALLOUT_JWT_SECRET=too-short"}, []string{"CALLOUT_JWT_SECRET: too short: 9 bytes, want at least 32"}},

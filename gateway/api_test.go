@@ -448,7 +448,7 @@ func TestPrice(t *testing.T) {
 	price := "/v1/manufacturers/103/jobs/338167/price"
 	t.Run("prices beyond the callout limit wait their turn", func(t *testing.T) {
 		const limit, n = 2, 5
-		tn := newTenant(t, func(c *config.Config) { c.MaxConcurrentCallouts = limit })
+		tn := newTenant(t, func(c *config.Config) { c.MaxConcurrentCallouts, c.MaxCalloutsPerManufacturer = limit, limit })
 		tn.hook("pricing", nil)
 		export, job, _ := tn.storeSeed()
 		// Prices of one job would share a callout: each caller prices its own.
@@ -632,7 +632,7 @@ func TestDeliveries(t *testing.T) {
 	for _, want := range []string{
 		`callout_callouts_total{kind="pricing",manufacturer="103",outcome="accepted"} 3`,
 		`callout_callouts_total{kind="pricing",manufacturer="103",outcome="webhook_error"} 1`,
-		`callout_callout_duration_seconds_count{kind="pricing",manufacturer="103",outcome="accepted"} 3`,
+		`callout_duration_seconds_count{kind="pricing",manufacturer="103",outcome="accepted"} 3`,
 		`callout_http_requests_total{method="POST",route="/v1/manufacturers/:m/jobs/:j/price",status="200"} 3`,
 	} {
 		if !strings.Contains(metrics, want) {

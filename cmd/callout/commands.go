@@ -52,6 +52,19 @@ func serve(ctx context.Context, args, environ []string, stderr io.Writer, ready 
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
 	}
+	if cfg.MetricsListen != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listening for metrics on %s (CALLOUT_METRICS_LISTEN): %w", cfg.MetricsListen, err)
+		}
+		log.Info("metrics serving", "addr", mln.Addr().String(), "path", "/metrics")
+		go func() {
+			if err := a.ServeMetrics(ctx, mln); err != nil {
+				log.Error("metrics stopped", "error", err)
+			}
+		}()
+	}
 	if cfg.DatabaseURL == "" {
 		log.Info("data directory", "data_dir", cfg.DataDir)
 	}

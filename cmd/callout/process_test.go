@@ -76,6 +76,7 @@ func startProcess(t *testing.T, dataDir string, env ...string) *process {
 	cmd.Env = append(os.Environ(),
 		childEnv+"=serve",
 		"CALLOUT_LISTEN=127.0.0.1:0",
+		"CALLOUT_METRICS_LISTEN=127.0.0.1:0",
 		"CALLOUT_DATA_DIR="+dataDir,
 		"CALLOUT_JWT_SECRET="+testJWTSecret,
 		"CALLOUT_ALLOW_PRIVATE_NETWORKS=true",
@@ -347,5 +348,48 @@ func TestOutboundKeyPerInstallation(t *testing.T) {
 	setUp(p, mfr.URL, `{"type": "none"}`)
 	if other := submit(p); first == "" || other == first {
 		t.Errorf("two installations sent keys %q and %q for the same job and revision, want two different keys", first, other)
+	}
+}
+
+// TestMetricsAddress finds /metrics on the metrics address only, by default,
+// and on the API's address when the metrics address is empty.
+func TestMetricsAddress(t *testing.T) {
+	get := func(url string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(data)
+	}
+	p := startProcess(t, t.TempDir())
+	// The address is logged before the process reports it listens; the
+	// log may reach us a moment later.
+	var addr string
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(20 * time.Second); addr == "" && time.Now().Before(deadline); <-tick.C {
+		for line := range strings.SplitSeq(p.stderr.String(), "\n") {
+			var entry struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "metrics serving" {
+				addr = entry.Addr
+			}
+		}
+	}
+	if addr == "" {
+		t.Fatalf("no metrics address logged:\n%s", p.stderr)
+	}
+	if status, body := get("http://" + addr + "/metrics"); status != 200 || !strings.Contains(body, "callout_requests_waiting_for_slot") {
+		t.Errorf("GET /metrics on the metrics address: %d %.300s", status, body)
+	}
+	if status, _ := get(p.url + "/metrics"); status != http.StatusNotFound {
+		t.Errorf("GET /metrics on the API's address: %d, want 404", status)
+	}
+
+	p = startProcess(t, t.TempDir(), "CALLOUT_METRICS_LISTEN=")
+	if status, body := get(p.url + "/metrics"); status != 200 || !strings.Contains(body, "callout_requests_waiting_for_slot") {
+		t.Errorf("GET /metrics on the API's address with CALLOUT_METRICS_LISTEN empty: %d %.300s", status, body)
 	}
 }
