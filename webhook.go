@@ -240,6 +240,8 @@ func checkURL(fe *FieldErrors, field, raw string, p URLPolicy) *url.URL {
 		fe.Add(field, "must not have a fragment")
 	case broken == URLInsecureHTTP:
 		fe.Add(field, "must use https (plain http is allowed only with CALLOUT_ALLOW_INSECURE_HTTP=true)")
+	case err != nil && p.AllowInsecureHTTP:
+		fe.Add(field, "must use http or https")
 	case err != nil:
 		fe.Add(field, "must use https")
 	default:

@@ -33,7 +33,7 @@ type Store interface {
 	PutWebhook(ctx context.Context, w *callout.Webhook) error
 	GetWebhook(ctx context.Context, manufacturerID string, kind callout.Kind) (*callout.Webhook, error)
 	DeleteWebhook(ctx context.Context, manufacturerID string, kind callout.Kind) error
-	PutCustomer(ctx context.Context, c *callout.Customer) error
+	PutCustomer(ctx context.Context, c *callout.Customer) (created bool, err error)
 	GetCustomer(ctx context.Context, manufacturerID, customerID string) (*callout.Customer, error)
 	PutJob(ctx context.Context, j *callout.Job, inline *callout.Customer) error
 	GetJob(ctx context.Context, manufacturerID, jobID string) (*callout.Job, error)

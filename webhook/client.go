@@ -640,16 +640,21 @@ func (cl *call) finish(ctx context.Context) {
 	if res.Outcome == callout.OutcomeAccepted {
 		level = slog.LevelDebug
 	}
-	cl.c.log.LogAttrs(ctx, level, "callout",
+	attrs := []slog.Attr{
 		slog.String("manufacturer", cl.w.ManufacturerID),
 		slog.String("kind", string(cl.w.Kind)),
-		slog.String("delivery_id", cl.id),
 		slog.String("outcome", string(res.Outcome)),
 		slog.Int("http_status", res.HTTPStatus),
 		slog.Int("attempts", res.Attempts),
 		slog.Float64("duration_ms", float64(res.Duration)/float64(time.Millisecond)),
 		slog.String("detail", res.Detail),
-	)
+	}
+	// A callout the breaker refused is not stored: naming its delivery
+	// would send an administrator looking for one that does not exist.
+	if res.Outcome != callout.OutcomeCircuitOpen {
+		attrs = append(attrs, slog.String("delivery_id", cl.id))
+	}
+	cl.c.log.LogAttrs(ctx, level, "callout", attrs...)
 	if cl.c.onCallout != nil {
 		cl.c.onCallout(cl.w, res)
 	}

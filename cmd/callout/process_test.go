@@ -191,8 +191,8 @@ func setUp(p *process, url, webhookAuth string) {
 	p.must(200, auth.RoleAdmin, "PUT", "/v1/manufacturers/103/webhooks/submission",
 		`{"url": "`+url+`", "auth": `+webhookAuth+`}`)
 	export, job, customer := seedDocs(p.t)
-	p.must(200, auth.RoleApp, "PUT", "/v1/manufacturers/103/customers/27465", customer)
-	p.must(200, auth.RoleApp, "PUT", "/v1/manufacturers/103/jobs/338167", `{"job": `+job+`, "export": `+export+`}`)
+	p.must(201, auth.RoleApp, "PUT", "/v1/manufacturers/103/customers/27465", customer)
+	p.must(201, auth.RoleApp, "PUT", "/v1/manufacturers/103/jobs/338167", `{"job": `+job+`, "export": `+export+`}`)
 }
 
 // awaitHeld fails the test unless mfr comes to hold n requests at once
