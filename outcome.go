@@ -3,7 +3,7 @@ package callout
 // Outcome is how one callout ended. Every callout ends in exactly one outcome.
 type Outcome string
 
-// The outcomes of a callout (SPEC §3). Transport outcomes are decided before
+// The outcomes of a callout (docs/manufacturers.md, "How the answer is read"). Transport outcomes are decided before
 // the answer is read.
 const (
 	OutcomeAccepted           Outcome = "accepted"

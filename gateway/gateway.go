@@ -1,6 +1,6 @@
-// Package gateway is Callout's HTTP API: the routes of SPEC §6 on Echo, inbound
-// authentication and tenancy, request ids, problem+json errors, health and
-// metrics. It holds no business rules: those live in submission, pricing and
+// Package gateway is Callout's HTTP API: the routes of the README's route
+// reference on Echo, inbound authentication and tenancy, request ids,
+// problem+json errors, health and metrics. It holds no business rules: those live in submission, pricing and
 // the root package.
 package gateway
 
