@@ -1,7 +1,7 @@
 // Package gateway is Callout's HTTP API: the routes of the README's route
 // reference on Echo, inbound authentication and tenancy, request ids,
-// problem+json errors, health and metrics. It holds no business rules: those live in submission, pricing and
-// the root package.
+// problem+json errors, health and metrics. It holds no business rules: those
+// live in submission, pricing and the root package.
 package gateway
 
 import (
