@@ -5,12 +5,14 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"errors"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"testing"
+	"time"
 )
 
 // runCLI runs the callout command as a process with args and the extra
@@ -180,5 +182,54 @@ func TestVersionFromBuildInfo(t *testing.T) {
 	}
 	if code, out := runCLI(t, nil, "version"); code != 0 || !strings.HasPrefix(out, "callout ") {
 		t.Errorf("callout version: exit %d, %q", code, out)
+	}
+}
+
+// TestStartupLogNamesDataDir checks that `serve --dev` says where its data
+// and generated secrets are, and how to mint a token for it.
+func TestStartupLogNamesDataDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "elsewhere")
+	p := startProcess(t, dir, "CALLOUT_DEV=true", "CALLOUT_JWT_SECRET=", "CALLOUT_LOG_LEVEL=info")
+	wants := []string{
+		`"data_dir":"` + dir + `"`,
+		"callout token --dev --data-dir " + dir + " --role platform",
+		`"jwt_secret_file":"` + filepath.Join(dir, "jwt_secret") + `"`,
+		`"secret_key_file":"` + filepath.Join(dir, "secret.key") + `"`,
+	}
+	logged := func() bool {
+		for _, want := range wants {
+			if !strings.Contains(p.stderr.String(), want) {
+				return false
+			}
+		}
+		return true
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(10 * time.Second); !logged() && time.Now().Before(deadline); <-tick.C {
+	}
+	for _, want := range wants {
+		if !strings.Contains(p.stderr.String(), want) {
+			t.Errorf("the start-up log lacks %s:\n%s", want, p.stderr)
+		}
+	}
+}
+
+// TestSampleManufacturerPrintsOnlyKeysSent checks that the demo's
+// manufacturer shows an Idempotency-Key only when one was sent: a price
+// carries none.
+func TestSampleManufacturerPrintsOnlyKeysSent(t *testing.T) {
+	var out bytes.Buffer
+	h := sampleManufacturer(&out)
+	for _, r := range []struct{ path, key string }{{"/pricing", ""}, {"/submit", "callout-0123"}} {
+		req := httptest.NewRequest("POST", r.path, strings.NewReader(`{}`))
+		if r.key != "" {
+			req.Header.Set("Idempotency-Key", r.key)
+		}
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 || strings.Contains(lines[0], "Idempotency-Key") || !strings.Contains(lines[1], `Idempotency-Key "callout-0123"`) {
+		t.Errorf("the sample manufacturer printed:\n%s\nwant no key for the price, the key for the submission", out.String())
 	}
 }
