@@ -197,4 +197,3 @@ func startSampleManufacturer(t *testing.T, dir string) (string, *buffertest.Buff
 	}
 	return "", nil
 }
-
