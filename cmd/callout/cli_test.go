@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/rand"
-	"database/sql"
 	"errors"
 	"net/http/httptest"
 	"os"
@@ -12,7 +10,6 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
-	"time"
 )
 
 // runCLI runs the callout command as a process with args and the extra
@@ -95,25 +92,7 @@ func TestMigrateNeedsNoSecrets(t *testing.T) {
 		}
 	})
 	t.Run("postgres", func(t *testing.T) {
-		base := os.Getenv("CALLOUT_TEST_DATABASE_URL")
-		if base == "" {
-			t.Skip("CALLOUT_TEST_DATABASE_URL is not set")
-		}
-		db, err := sql.Open("pgx", base)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		schema := "migrate_" + strings.ToLower(rand.Text()[:12])
-		if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-			t.Fatal(err)
-		}
-		defer db.Exec("DROP SCHEMA " + schema + " CASCADE")
-		sep := "?"
-		if strings.Contains(base, "?") {
-			sep = "&"
-		}
-		code, out := runCLI(t, []string{"CALLOUT_DATABASE_URL=" + base + sep + "search_path=" + schema}, "migrate")
+		code, out := runCLI(t, []string{"CALLOUT_DATABASE_URL=" + testSchemaURL(t)}, "migrate")
 		if code != 0 || !strings.Contains(out, "callout: postgres schema migrated: applied 00001_init.sql, ") {
 			t.Errorf("migrate: exit %d, %q; want 0 and the migrations applied", code, out)
 		}
@@ -204,10 +183,7 @@ func TestStartupLogNamesDataDir(t *testing.T) {
 		}
 		return true
 	}
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for deadline := time.Now().Add(10 * time.Second); !logged() && time.Now().Before(deadline); <-tick.C {
-	}
+	eventually(logged)
 	for _, want := range wants {
 		if !strings.Contains(p.stderr.String(), want) {
 			t.Errorf("the start-up log lacks %s:\n%s", want, p.stderr)

@@ -195,6 +195,20 @@ func setUp(p *process, url, webhookAuth string) {
 	p.must(201, auth.RoleApp, "PUT", "/v1/manufacturers/103/jobs/338167", `{"job": `+job+`, "export": `+export+`}`)
 }
 
+// eventually reports whether cond holds within 10 seconds, looking every
+// 10 ms: for what a child process prints, which reaches the test through a
+// pipe a moment after the process acted on it.
+func eventually(cond func() bool) bool {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); <-tick.C {
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
+}
+
 // awaitHeld fails the test unless mfr comes to hold n requests at once
 // within 20 seconds.
 func awaitHeld(t *testing.T, mfr *fakemanufacturer.Server, n int) {
@@ -368,16 +382,15 @@ func TestMetricsAddress(t *testing.T) {
 	// The address is logged before the process reports it listens; the
 	// log may reach us a moment later.
 	var addr string
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for deadline := time.Now().Add(20 * time.Second); addr == "" && time.Now().Before(deadline); <-tick.C {
+	eventually(func() bool {
 		for line := range strings.SplitSeq(p.stderr.String(), "\n") {
 			var entry struct{ Msg, Addr string }
 			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "metrics serving" {
 				addr = entry.Addr
 			}
 		}
-	}
+		return addr != ""
+	})
 	if addr == "" {
 		t.Fatalf("no metrics address logged:\n%s", p.stderr)
 	}

@@ -83,11 +83,7 @@ func TestReadmeWalkThrough(t *testing.T) {
 		}
 		return true
 	}
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for deadline := time.Now().Add(10 * time.Second); !saw() && time.Now().Before(deadline); <-tick.C {
-	}
-	if !saw() {
+	if !eventually(saw) {
 		t.Errorf("the sample manufacturer saw no signed submission with an Auth0 token:\n%s", seen)
 	}
 
