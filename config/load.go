@@ -132,8 +132,11 @@ func Load(fs *pflag.FlagSet, environ []string) (*Config, error) {
 		for _, err := range joined.Unwrap() {
 			if p, ok := err.(*problem); ok {
 				for _, s := range settings {
-					if s.env() == p.env && strings.HasPrefix(source[s.key], "--") {
-						err = fmt.Errorf("%s: %s", source[s.key], p.msg)
+					if s.env() == p.env {
+						if from := source[s.key]; strings.HasPrefix(from, "--") {
+							err = fmt.Errorf("%s: %s", from, p.msg)
+						}
+						break
 					}
 				}
 			}
