@@ -1,6 +1,9 @@
 package callout
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // ResponseBodyLimit is how much of a webhook's answer a delivery keeps.
 const ResponseBodyLimit = 4 << 10
@@ -10,7 +13,7 @@ type Delivery struct {
 	ID             string    `json:"id"`
 	ManufacturerID string    `json:"manufacturer_id"`
 	Kind           Kind      `json:"kind"`
-	JobID          string    `json:"job_id"` // "" for a test callout with a sample job
+	JobID          string    `json:"job_id"` // "" (null in JSON) for a test callout with a sample job
 	RequestID      string    `json:"request_id"`
 	Test           bool      `json:"test"`
 	URL            string    `json:"url"`
@@ -23,9 +26,58 @@ type Delivery struct {
 	Warnings       []string  `json:"warnings"`
 	ErrorDetail    string    `json:"error_detail"`
 	Messages       []string  `json:"messages"`      // the normalised errors or messages
-	ExternalID     string    `json:"external_id"`   // submission: the id the manufacturer gave
-	Cost           string    `json:"cost"`          // pricing: the cost as written
+	ExternalID     string    `json:"external_id"`   // submission: the id the manufacturer gave; "" (null in JSON) for none
+	Cost           string    `json:"cost"`          // pricing: the cost as written, a JSON number; "" (null in JSON) for none
 	ResponseBody   string    `json:"response_body"` // the first ResponseBodyLimit bytes
+}
+
+// deliveryJSON is a Delivery as the API shows it: what is absent is null,
+// and the cost is a number, as everywhere else in the API. Its fields
+// shadow the Delivery's of the same JSON name.
+type deliveryJSON struct {
+	plainDelivery
+	JobID      *string      `json:"job_id"`
+	ExternalID *string      `json:"external_id"`
+	Cost       *json.Number `json:"cost"`
+}
+
+// plainDelivery is Delivery without its JSON methods.
+type plainDelivery Delivery
+
+// MarshalJSON writes the delivery with null for an absent job id, external
+// id or cost, and the cost as a number.
+func (d Delivery) MarshalJSON() ([]byte, error) {
+	v := deliveryJSON{plainDelivery: plainDelivery(d)}
+	if d.JobID != "" {
+		v.JobID = &d.JobID
+	}
+	if d.ExternalID != "" {
+		v.ExternalID = &d.ExternalID
+	}
+	if d.Cost != "" {
+		c := json.Number(d.Cost)
+		v.Cost = &c
+	}
+	return json.Marshal(v)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (d *Delivery) UnmarshalJSON(data []byte) error {
+	var v deliveryJSON
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	*d = Delivery(v.plainDelivery)
+	if v.JobID != nil {
+		d.JobID = *v.JobID
+	}
+	if v.ExternalID != nil {
+		d.ExternalID = *v.ExternalID
+	}
+	if v.Cost != nil {
+		d.Cost = v.Cost.String()
+	}
+	return nil
 }
 
 // Kept reports whether the delivery is stored. A callout the circuit breaker

@@ -3,7 +3,7 @@ package callout
 // Outcome is how one callout ended. Every callout ends in exactly one outcome.
 type Outcome string
 
-// The outcomes of a callout (SPEC §3). Transport outcomes are decided before
+// The outcomes of a callout (docs/manufacturers.md, "How the answer is read"). Transport outcomes are decided before
 // the answer is read.
 const (
 	OutcomeAccepted           Outcome = "accepted"
@@ -64,8 +64,12 @@ func (o Outcome) CustomerMessage() string {
 		return "The manufacturer took too long to answer. Please try again in a few minutes."
 	case OutcomeUnreachable, OutcomeCircuitOpen:
 		return "The manufacturer's system could not be reached. Please try again in a few minutes."
-	case OutcomeAuthFailed, OutcomeDestinationBlocked:
+	case OutcomeAuthFailed:
 		return "The manufacturer's system refused the connection. Please try again later, and contact the manufacturer if this continues."
+	case OutcomeDestinationBlocked:
+		// Callout's own address policy refused it: the manufacturer's system
+		// was never asked, and trying again will not help.
+		return "This service does not allow connections to the address configured for the manufacturer's system. Please contact the manufacturer to correct it."
 	case OutcomeWebhookError, OutcomeBadResponse:
 		return "The manufacturer's system answered with an error. Please try again later, and contact the manufacturer if this continues."
 	}

@@ -6,7 +6,7 @@ import (
 	"net/url"
 )
 
-// URLPolicy says which webhook and Auth0 URLs are allowed (SPEC §7). It holds
+// URLPolicy says which webhook and Auth0 URLs are allowed (the README's CALLOUT_ALLOW_PRIVATE_NETWORKS and CALLOUT_ALLOW_INSECURE_HTTP). It holds
 // the rules that need no network; the outbound client checks them again on
 // every call, and also checks the address each host name resolves to.
 type URLPolicy struct {

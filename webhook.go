@@ -240,6 +240,8 @@ func checkURL(fe *FieldErrors, field, raw string, p URLPolicy) *url.URL {
 		fe.Add(field, "must not have a fragment")
 	case broken == URLInsecureHTTP:
 		fe.Add(field, "must use https (plain http is allowed only with CALLOUT_ALLOW_INSECURE_HTTP=true)")
+	case err != nil && p.AllowInsecureHTTP:
+		fe.Add(field, "must use http or https")
 	case err != nil:
 		fe.Add(field, "must use https")
 	default:
@@ -251,7 +253,7 @@ func checkURL(fe *FieldErrors, field, raw string, p URLPolicy) *url.URL {
 	return u
 }
 
-// checkHost refuses a literal forbidden address (SPEC §7) when the
+// checkHost refuses a literal forbidden address (the README's CALLOUT_ALLOW_PRIVATE_NETWORKS) when the
 // configuration is made, not only when the first callout is.
 func checkHost(fe *FieldErrors, field, host string, p URLPolicy) {
 	var ue *URLError

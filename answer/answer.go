@@ -1,6 +1,6 @@
 // Package answer reads a manufacturer's answer to a callout: it decides the
 // outcome from the HTTP status and body and normalises errors, messages, the
-// external id, the cost and the breakdown tree (SPEC §3).
+// external id, the cost and the breakdown tree (docs/manufacturers.md, "How the answer is read").
 package answer
 
 import (

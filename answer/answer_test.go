@@ -459,7 +459,7 @@ func TestReadCostExact(t *testing.T) {
 }
 
 // TestReadCostBeyondFloat checks that a pricing answer whose cost does not
-// fit a float64 has no usable cost (SPEC §3), with a detail saying why.
+// fit a float64 has no usable cost (docs/manufacturers.md), with a detail saying why.
 func TestReadCostBeyondFloat(t *testing.T) {
 	tests := []struct {
 		cost   string

@@ -9,7 +9,7 @@ import (
 	"github.com/callout/callout"
 )
 
-// Limits of a pricing breakdown tree (SPEC §3).
+// Limits of a pricing breakdown tree (docs/manufacturers.md, "Answering a pricing").
 const (
 	// MaxBreakdownDepth is how many levels of nodes are kept; the items of a
 	// node at this level are dropped.

@@ -14,7 +14,7 @@ import (
 // Role is what an API token may do.
 type Role string
 
-// The roles of SPEC §6: platform acts for every manufacturer, admin configures
+// The roles of the README's route reference: platform acts for every manufacturer, admin configures
 // its own manufacturer, app stores and submits its own manufacturer's jobs.
 const (
 	RolePlatform Role = "platform"
@@ -61,7 +61,7 @@ func (c *Claims) CanAccess(manufacturerID string) bool {
 	}
 }
 
-// checkRole applies the rules of SPEC §6 to a token's role and manufacturer,
+// checkRole applies the rules of the README's route reference to a token's role and manufacturer,
 // for Verify and Mint alike. When they are broken, it names the one at
 // fault, "role" or "manufacturer", and says why in a message fit for the
 // caller of the API.

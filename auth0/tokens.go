@@ -1,5 +1,5 @@
 // Package auth0 fetches and caches the Auth0 client-credentials tokens that
-// Callout presents to manufacturers' webhooks (SPEC §4): one token per
+// Callout presents to manufacturers' webhooks (docs/manufacturers.md, "Authentication"): one token per
 // credential set, shared by every concurrent callout.
 package auth0
 

@@ -19,7 +19,10 @@ import (
 
 // Defaults. They are named so that documentation and tests can refer to them.
 const (
-	DefaultListen            = "127.0.0.1:8080"
+	DefaultListen = "127.0.0.1:8080"
+	// DefaultMetricsListen keeps the metrics, labelled per manufacturer,
+	// off the API's address and on loopback.
+	DefaultMetricsListen     = "127.0.0.1:9091"
 	DefaultDataDir           = "./data"
 	DefaultDeliveryRetention = 30 * 24 * time.Hour
 	// DefaultShutdownTimeout outlasts the longest webhook timeout (60 s), so
@@ -45,6 +48,10 @@ const MinJWTSecretBytes = 32
 type Config struct {
 	// Listen is the address the HTTP server listens on (CALLOUT_LISTEN, --listen).
 	Listen string
+	// MetricsListen is the address /metrics is served on, apart from the
+	// API; empty serves it on Listen instead (CALLOUT_METRICS_LISTEN,
+	// --metrics-listen).
+	MetricsListen string
 	// DataDir holds the embedded database and generated key files
 	// (CALLOUT_DATA_DIR, --data-dir).
 	DataDir string
@@ -136,11 +143,16 @@ func (c *Config) applyDev() {
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(env, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", env, fmt.Sprintf(format, args...)))
+		errs = append(errs, &problem{env: env, msg: fmt.Sprintf(format, args...)})
 	}
 
 	if err := checkListen(c.Listen); err != nil {
 		bad("CALLOUT_LISTEN", "%v", err)
+	}
+	if c.MetricsListen != "" {
+		if err := checkListen(c.MetricsListen); err != nil {
+			bad("CALLOUT_METRICS_LISTEN", "%v (or empty, to serve /metrics on the API's address)", err)
+		}
 	}
 	if c.DataDir == "" {
 		bad("CALLOUT_DATA_DIR", "must not be empty")
@@ -219,6 +231,12 @@ func (c *Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// problem is one invalid setting, named by its environment variable. Load
+// names it by its flag instead when the value came from one.
+type problem struct{ env, msg string }
+
+func (p *problem) Error() string { return p.env + ": " + p.msg }
 
 // checkListen accepts host:port with a numeric port; the host may be empty
 // (all interfaces) and the port 0 (any free port, for tests).

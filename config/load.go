@@ -26,15 +26,16 @@ const envConfig = envPrefix + "CONFIG"
 const envTestPrefix = envPrefix + "TEST_"
 
 // Flags returns a flag set named name (the subcommand) holding --config and
-// the settings that may be given on the command line. Secrets have no flag:
-// a command line is visible to every local user. Callers may add their own
-// flags to the set; Load ignores them. Parse errors are returned
-// (ContinueOnError) and usage goes to the set's output.
-func Flags(name string) *pflag.FlagSet {
+// the settings that may be given on the command line; with keys, only the
+// settings of those keys, so that a command lists only the flags it uses.
+// Secrets have no flag: a command line is visible to every local user.
+// Callers may add their own flags to the set; Load ignores them. Parse errors
+// are returned (ContinueOnError) and usage goes to the set's output.
+func Flags(name string, keys ...string) *pflag.FlagSet {
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	fs.String("config", "", "read settings from this YAML file (or set "+envConfig+")")
 	for _, s := range settings {
-		if !s.flag {
+		if !s.flag || len(keys) > 0 && !slices.Contains(keys, s.key) {
 			continue
 		}
 		usage := s.usage + " (" + s.env() + ")"
@@ -125,9 +126,22 @@ func Load(fs *pflag.FlagSet, environ []string) (*Config, error) {
 	}
 	c.applyDev()
 	// A value that could not be read left its default, which is valid, so
-	// Validate adds only the other problems.
-	if err := c.Validate(); err != nil {
-		errs = append(errs, err)
+	// Validate adds only the other problems. A value given as a flag is
+	// reported as that flag: the user never typed the variable's name.
+	if joined, ok := c.Validate().(interface{ Unwrap() []error }); ok {
+		for _, err := range joined.Unwrap() {
+			if p, ok := err.(*problem); ok {
+				for _, s := range settings {
+					if s.env() == p.env {
+						if from := source[s.key]; strings.HasPrefix(from, "--") {
+							err = fmt.Errorf("%s: %s", from, p.msg)
+						}
+						break
+					}
+				}
+			}
+			errs = append(errs, err)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -143,8 +157,10 @@ func readConfigFile(path string) (*koanf.Koanf, []error, error) {
 		return nil, nil, fmt.Errorf("reading config file %s: %w", path, err)
 	}
 	known := make(map[string]bool, len(settings))
+	keys := make([]string, 0, len(settings))
 	for _, s := range settings {
 		known[s.key] = true
+		keys = append(keys, s.key)
 	}
 	var unknown []error
 	for _, key := range layer.Keys() {
@@ -158,7 +174,7 @@ func readConfigFile(path string) (*koanf.Koanf, []error, error) {
 				continue
 			}
 		}
-		unknown = append(unknown, fmt.Errorf("%s: unknown key %q", path, key))
+		unknown = append(unknown, fmt.Errorf("%s: unknown key %q%s", path, key, didYouMean(key, keys)))
 	}
 	return layer, unknown, nil
 }
@@ -167,8 +183,10 @@ func readConfigFile(path string) (*koanf.Koanf, []error, error) {
 // match no setting.
 func readEnv(environ []string) (*koanf.Koanf, []error, error) {
 	byEnv := make(map[string]string, len(settings))
+	envs := make([]string, 0, len(settings))
 	for _, s := range settings {
 		byEnv[s.env()] = s.key
+		envs = append(envs, s.env())
 	}
 	var names []string
 	layer := koanf.New(".")
@@ -191,7 +209,7 @@ func readEnv(environ []string) (*koanf.Koanf, []error, error) {
 	slices.Sort(names)
 	var unknown []error
 	for _, name := range slices.Compact(names) {
-		unknown = append(unknown, fmt.Errorf("%s: unknown setting (in the environment)", name))
+		unknown = append(unknown, fmt.Errorf("%s: unknown setting (in the environment)%s", name, didYouMean(name, envs)))
 	}
 	return layer, unknown, nil
 }

@@ -100,6 +100,7 @@ func TestLoadPrecedence(t *testing.T) {
 func TestLoadEverySetting(t *testing.T) {
 	want := &Config{
 		Listen:                     "0.0.0.0:9090",
+		MetricsListen:              "0.0.0.0:9100",
 		DataDir:                    "/var/lib/callout",
 		DatabaseURL:                "postgres://callout@db.internal:5432/callout?sslmode=require",
 		JWTSecret:                  "0123456789abcdef0123456789abcdef-yaml",
@@ -131,6 +132,7 @@ func TestLoadEverySetting(t *testing.T) {
 	t.Run("environment", func(t *testing.T) {
 		got := mustLoad(t, nil, []string{
 			"CALLOUT_LISTEN=0.0.0.0:9090",
+			"CALLOUT_METRICS_LISTEN=0.0.0.0:9100",
 			"CALLOUT_DATA_DIR=/var/lib/callout",
 			"CALLOUT_DATABASE_URL=postgres://callout@db.internal:5432/callout?sslmode=require",
 			"CALLOUT_JWT_SECRET=0123456789abcdef0123456789abcdef-yaml",
@@ -162,6 +164,7 @@ func TestLoadEverySetting(t *testing.T) {
 	t.Run("flags", func(t *testing.T) {
 		got := mustLoad(t, []string{
 			"--listen", "0.0.0.0:9090",
+			"--metrics-listen", "0.0.0.0:9100",
 			"--data-dir", "/var/lib/callout",
 			"--database-url", "postgres://callout@db.internal:5432/callout?sslmode=require",
 			"--allow-private-networks",
@@ -171,6 +174,7 @@ func TestLoadEverySetting(t *testing.T) {
 		}, nil)
 		w := *Default()
 		w.Listen, w.DataDir, w.DatabaseURL = want.Listen, want.DataDir, want.DatabaseURL
+		w.MetricsListen = want.MetricsListen
 		w.AllowPrivateNetworks, w.AllowInsecureHTTP = true, true
 		w.LogLevel, w.LogFormat = "debug", "text"
 		if diff := cmp.Diff(&w, got); diff != "" {
@@ -213,11 +217,19 @@ func TestLoadDevImpliesAllows(t *testing.T) {
 func TestLoadUnknownSettings(t *testing.T) {
 	t.Run("yaml", func(t *testing.T) {
 		_, err := load(t, []string{"--config=testdata/unknown.yaml"}, nil)
-		assertLines(t, err, `testdata/unknown.yaml: unknown key "db.max_open"`, `testdata/unknown.yaml: unknown key "lisen"`)
+		assertLines(t, err, `testdata/unknown.yaml: unknown key "db.max_open" (did you mean "db.max_open_conns"?)`, `testdata/unknown.yaml: unknown key "lisen" (did you mean "listen"?)`)
 	})
 	t.Run("environment", func(t *testing.T) {
 		_, err := load(t, nil, []string{"CALLOUT_LISTN=0.0.0.0:80", "CALLOUT_DB_MAX_OPEN=3", "CALLOUT_LISTEN=127.0.0.1:1"})
-		assertLines(t, err, "CALLOUT_DB_MAX_OPEN: unknown setting", "CALLOUT_LISTN: unknown setting")
+		assertLines(t, err, `CALLOUT_DB_MAX_OPEN: unknown setting (in the environment) (did you mean "CALLOUT_DB_MAX_OPEN_CONNS"?)`,
+			`CALLOUT_LISTN: unknown setting (in the environment) (did you mean "CALLOUT_LISTEN"?)`)
+	})
+	t.Run("nothing close", func(t *testing.T) {
+		_, err := load(t, nil, []string{"CALLOUT_FROBNICATE=1"})
+		assertLines(t, err, "CALLOUT_FROBNICATE: unknown setting (in the environment)")
+		if strings.Contains(err.Error(), "did you mean") {
+			t.Errorf("got %q, want no suggestion", err)
+		}
 	})
 	t.Run("reserved and foreign variables pass", func(t *testing.T) {
 		mustLoad(t, nil, []string{
@@ -256,17 +268,18 @@ func TestLoadBadValues(t *testing.T) {
 		{"zero duration", nil, []string{"CALLOUT_SHUTDOWN_TIMEOUT=0s"}, []string{"CALLOUT_SHUTDOWN_TIMEOUT: must be a positive duration"}},
 		{"bad bool", nil, []string{"CALLOUT_DEV=yes"}, []string{`CALLOUT_DEV: "yes" is not a boolean`}},
 		{"bad log level", nil, []string{"CALLOUT_LOG_LEVEL=verbose"}, []string{`CALLOUT_LOG_LEVEL: "verbose" is not one of`}},
-		{"bad log level flag", []string{"--log-level=loud"}, nil, []string{`CALLOUT_LOG_LEVEL: "loud" is not one of`}},
+		{"bad log level flag", []string{"--log-level=loud"}, nil, []string{`--log-level: "loud" is not one of`}},
 		{"bad log format", nil, []string{"CALLOUT_LOG_FORMAT=logfmt"}, []string{`CALLOUT_LOG_FORMAT: "logfmt" is not one of`}},
 		{"listen without port", nil, []string{"CALLOUT_LISTEN=localhost"}, []string{`CALLOUT_LISTEN: "localhost" is not host:port`}},
-		{"listen bad port", []string{"--listen=localhost:http"}, nil, []string{`CALLOUT_LISTEN: "localhost:http": port "http"`}},
+		{"listen bad port", []string{"--listen=localhost:http"}, nil, []string{`--listen: "localhost:http": port "http"`}},
 		{"listen port too large", nil, []string{"CALLOUT_LISTEN=:65536"}, []string{`CALLOUT_LISTEN: ":65536": port "65536"`}},
+		{"metrics listen without port", nil, []string{"CALLOUT_METRICS_LISTEN=localhost"}, []string{`CALLOUT_METRICS_LISTEN: "localhost" is not host:port (or empty`}},
 		{"database of another scheme", nil, []string{"CALLOUT_DATABASE_URL=mysql://db/callout"}, []string{`CALLOUT_DATABASE_URL: scheme "mysql" is not supported`}},
 		{"database without scheme", nil, []string{"CALLOUT_DATABASE_URL=db.internal/callout"}, []string{"CALLOUT_DATABASE_URL: want a postgres:// or postgresql:// URL"}},
 		{"short JWT secret", nil, []string{"CALLOUT_JWT_SECRET=too-short"}, []string{"CALLOUT_JWT_SECRET: too short: 9 bytes, want at least 32"}},
 		{"secret key not base64", nil, []string{"CALLOUT_SECRET_KEY=not base64!"}, []string{"CALLOUT_SECRET_KEY: secret key: not base64"}},
 		{"secret key wrong length", nil, []string{"CALLOUT_SECRET_KEY=AAECAw=="}, []string{"CALLOUT_SECRET_KEY: secret key: got 4 bytes"}},
-		{"empty data dir", []string{"--data-dir="}, nil, []string{"CALLOUT_DATA_DIR: must not be empty"}},
+		{"empty data dir", []string{"--data-dir="}, nil, []string{"--data-dir: must not be empty"}},
 		{"every problem at once", nil, []string{"CALLOUT_LISTEN=nowhere", "CALLOUT_DEV=maybe", "CALLOUT_LOG_FORMAT=xml", "CALLOUT_TYPO=1"},
 			[]string{"CALLOUT_TYPO: unknown setting", `CALLOUT_DEV: "maybe"`, `CALLOUT_LISTEN: "nowhere"`, `CALLOUT_LOG_FORMAT: "xml"`}},
 		{"yaml values", []string{"--config=testdata/bad.yaml"}, nil, []string{

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -69,7 +70,7 @@ func (c *Config) Prepare() (*Secrets, error) {
 	case c.JWTSecret != "":
 		s.JWTSecret = []byte(c.JWTSecret)
 	case generateJWT:
-		jwt, err := loadOrCreateJWTSecret(filepath.Join(c.DataDir, JWTSecretFile))
+		jwt, err := loadOrCreateJWTSecret(c.JWTSecretPath())
 		if err != nil {
 			errs = append(errs, fmt.Errorf("JWT secret: %w", err))
 		}
@@ -86,7 +87,7 @@ func (c *Config) Prepare() (*Secrets, error) {
 		}
 		s.SecretKey = key
 	case embedded:
-		key, err := secret.LoadOrCreateKeyFile(filepath.Join(c.DataDir, SecretKeyFile))
+		key, err := secret.LoadOrCreateKeyFile(c.SecretKeyPath())
 		if err != nil {
 			errs = append(errs, fmt.Errorf("secret key: %w", err))
 		}
@@ -101,15 +102,55 @@ func (c *Config) Prepare() (*Secrets, error) {
 	return &s, nil
 }
 
+// JWTSecretPath is where development mode keeps its generated JWT secret.
+func (c *Config) JWTSecretPath() string { return filepath.Join(c.DataDir, JWTSecretFile) }
+
+// SecretKeyPath is where the embedded database's generated secret key is kept.
+func (c *Config) SecretKeyPath() string { return filepath.Join(c.DataDir, SecretKeyFile) }
+
+// TokenSecret returns the JWT secret a server with this configuration
+// verifies tokens with: CALLOUT_JWT_SECRET or, in development mode, the one
+// generated in the data directory. It never generates one: a token signed
+// with a secret no server uses would be refused with 401, so a missing file
+// is an error naming the directory looked in. It touches nothing else.
+func (c *Config) TokenSecret() ([]byte, error) {
+	c.applyDev()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	switch {
+	case c.JWTSecret != "":
+		return []byte(c.JWTSecret), nil
+	case !c.Dev:
+		return nil, errors.New("CALLOUT_JWT_SECRET is required (or --dev, to use the secret `callout serve --dev` generated in the data directory)")
+	}
+	path := c.JWTSecretPath()
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("no JWT secret in %s: start `callout serve --dev --data-dir %s` first, or give --data-dir the directory the server uses", path, c.DataDir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("JWT secret: %w", err)
+	}
+	jwt, err := parseJWTSecret(data)
+	if err != nil {
+		return nil, fmt.Errorf("JWT secret in %s: %w", path, err)
+	}
+	return jwt, nil
+}
+
 // loadOrCreateJWTSecret reads the JWT secret at path, or generates one (the
 // base64 of 32 random bytes). The secret is the file's text, trimmed, so the
 // same value works as CALLOUT_JWT_SECRET.
 func loadOrCreateJWTSecret(path string) ([]byte, error) {
-	return secret.LoadOrCreateFile(path, func(data []byte) ([]byte, error) {
-		jwt := bytes.TrimSpace(data)
-		if len(jwt) < MinJWTSecretBytes {
-			return nil, fmt.Errorf("too short: %d bytes, want at least %d", len(jwt), MinJWTSecretBytes)
-		}
-		return jwt, nil
-	})
+	return secret.LoadOrCreateFile(path, parseJWTSecret)
+}
+
+// parseJWTSecret reads a JWT secret file's text, trimmed.
+func parseJWTSecret(data []byte) ([]byte, error) {
+	jwt := bytes.TrimSpace(data)
+	if len(jwt) < MinJWTSecretBytes {
+		return nil, fmt.Errorf("too short: %d bytes, want at least %d", len(jwt), MinJWTSecretBytes)
+	}
+	return jwt, nil
 }

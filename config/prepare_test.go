@@ -253,3 +253,36 @@ func writeFile(t *testing.T, path, data string) {
 		t.Fatal(err)
 	}
 }
+
+// TestTokenSecret checks that `callout token` signs with the secret the
+// server of the same data directory verifies with, and never makes one up.
+func TestTokenSecret(t *testing.T) {
+	served := devConfig(t)
+	secrets, err := served.Prepare()
+	if err != nil {
+		t.Fatalf("Prepare: %v", err)
+	}
+	again := Default()
+	again.Dev, again.DataDir = true, served.DataDir
+	got, err := again.TokenSecret()
+	if err != nil || !bytes.Equal(got, secrets.JWTSecret) {
+		t.Errorf("TokenSecret of the server's data directory = %q, %v, want the server's secret", got, err)
+	}
+
+	other := devConfig(t)
+	if _, err := other.TokenSecret(); err == nil || !strings.Contains(err.Error(), other.DataDir) || !strings.Contains(err.Error(), "--data-dir") {
+		t.Errorf("TokenSecret of an unused data directory: %v, want an error naming it and --data-dir", err)
+	}
+	if _, err := os.Stat(other.DataDir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("TokenSecret created %s (%v), want nothing written", other.DataDir, err)
+	}
+
+	given := Default()
+	given.JWTSecret = testJWTSecret
+	if got, err := given.TokenSecret(); err != nil || string(got) != testJWTSecret {
+		t.Errorf("TokenSecret with CALLOUT_JWT_SECRET = %q, %v, want it", got, err)
+	}
+	if _, err := Default().TokenSecret(); err == nil || !strings.Contains(err.Error(), "CALLOUT_JWT_SECRET is required") {
+		t.Errorf("TokenSecret with nothing set: %v, want CALLOUT_JWT_SECRET is required", err)
+	}
+}

@@ -70,6 +70,8 @@ func flagName(key string) string { return strings.ReplaceAll(key, "_", "-") }
 var settings = []setting{
 	{key: "listen", flag: true, usage: "address to listen on, host:port",
 		value: field(func(c *Config) *string { return &c.Listen }, DefaultListen, parseString)},
+	{key: "metrics_listen", flag: true, usage: "address to serve /metrics on, host:port; empty serves it on --listen",
+		value: field(func(c *Config) *string { return &c.MetricsListen }, DefaultMetricsListen, parseString)},
 	{key: "data_dir", flag: true, usage: "directory for the embedded database and generated keys",
 		value: field(func(c *Config) *string { return &c.DataDir }, DefaultDataDir, parseString)},
 	{key: "database_url", flag: true, usage: "PostgreSQL URL; empty for the embedded SQLite database (prefer the variable when it holds a password)",

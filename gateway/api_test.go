@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -44,9 +45,9 @@ func (tn *tenant) hook(kind string, extra map[string]any) {
 // storeSeed stores seed 001's customer and job through the API.
 func (tn *tenant) storeSeed() (export, job, customer []byte) {
 	export, job, customer = seed(tn.t)
-	expect(tn.t, tn.app.do("PUT", "/v1/manufacturers/103/customers/27465", customer), 200, "")
+	expect(tn.t, tn.app.do("PUT", "/v1/manufacturers/103/customers/27465", customer), 201, "")
 	body := fmt.Sprintf(`{"job": %s, "export": %s}`, job, export)
-	expect(tn.t, tn.app.do("PUT", "/v1/manufacturers/103/jobs/338167", body), 200, "")
+	expect(tn.t, tn.app.do("PUT", "/v1/manufacturers/103/jobs/338167", body), 201, "")
 	return export, job, customer
 }
 
@@ -249,7 +250,11 @@ func TestWebhookTestRoute(t *testing.T) {
 	list := expect(t, tn.admin.do("GET", "/v1/manufacturers/103/deliveries", nil), 200, "")
 	ds := list["deliveries"].([]any)
 	if len(ds) != 1 || ds[0].(map[string]any)["test"] != true {
-		t.Errorf("the test callout's delivery: %v", list)
+		t.Fatalf("the test callout's delivery: %v", list)
+	}
+	// Of a sample job: no job id. The cost is a number, as in every answer.
+	if d := ds[0].(map[string]any); d["job_id"] != nil || d["cost"] != 99.95 || d["external_id"] != nil {
+		t.Errorf("the test callout's delivery: job_id %#v, cost %#v, external_id %#v; want null, 99.95, null", d["job_id"], d["cost"], d["external_id"])
 	}
 }
 
@@ -257,10 +262,12 @@ func TestDocuments(t *testing.T) {
 	tn := newTenant(t)
 	expect(t, tn.app.do("PUT", "/v1/manufacturers/103/customers/5", `{"id": 6, "name": "x"}`), 422, "validation_failed")
 	expect(t, tn.app.do("PUT", "/v1/manufacturers/103/customers/5", `[1]`), 422, "validation_failed")
-	r := expect(t, tn.app.do("PUT", "/v1/manufacturers/103/customers/5", `{"id": 5, "name": "Joinery Co"}`), 200, "")
+	r := expect(t, tn.app.do("PUT", "/v1/manufacturers/103/customers/5", `{"id": 5, "name": "Joinery Co"}`), 201, "")
 	if r["id"] != "5" {
 		t.Errorf("customer: %v", r)
 	}
+	// Replacing is not creating.
+	expect(t, tn.app.do("PUT", "/v1/manufacturers/103/customers/5", `{"id": 5, "name": "Joinery Co"}`), 200, "")
 	if got := tn.admin.do("GET", "/v1/manufacturers/103/customers/5", nil); !bytes.Contains(got.body, []byte(`"customer":{"id": 5, "name": "Joinery Co"}`)) {
 		t.Errorf("the customer document is not as stored: %s", got.body)
 	}
@@ -273,7 +280,7 @@ func TestDocuments(t *testing.T) {
 	expect(t, tn.app.do("PUT", jobs+"1", `{"job": {"customerId": 5}, "export": {}, "customer": {"id": 9}}`), 422, "validation_failed")
 
 	// An inline customer is stored with the job.
-	job := expect(t, tn.app.do("PUT", jobs+"1", `{"job": {"id": "1", "customerId": 8, "cost": 10}, "export": {"a": 1}, "customer": {"id": 8}}`), 200, "")
+	job := expect(t, tn.app.do("PUT", jobs+"1", `{"job": {"id": "1", "customerId": 8, "cost": 10}, "export": {"a": 1}, "customer": {"id": 8}}`), 201, "")
 	if job["status"] != "processing" || job["customer_id"] != "8" || job["external_id"] != nil || job["pricing"] != nil {
 		t.Errorf("job resource: %v", job)
 	}
@@ -385,7 +392,7 @@ func TestSubmit(t *testing.T) {
 		tn := newTenant(t)
 		tn.hook("submission", nil)
 		tn.storeSeed()
-		expect(t, tn.app.do("PUT", "/v1/manufacturers/103/jobs/2", `{"job": {"customerId": 27465}, "export": {}}`), 200, "")
+		expect(t, tn.app.do("PUT", "/v1/manufacturers/103/jobs/2", `{"job": {"customerId": 27465}, "export": {}}`), 201, "")
 		tn.mfr.Answer(200, `{"success": false, "errors": "Credit limit reached"}`)
 		first := tn.app.do("POST", submit, nil, "Idempotency-Key", "k-1")
 		expect(t, first, 422, "rejected")
@@ -448,13 +455,13 @@ func TestPrice(t *testing.T) {
 	price := "/v1/manufacturers/103/jobs/338167/price"
 	t.Run("prices beyond the callout limit wait their turn", func(t *testing.T) {
 		const limit, n = 2, 5
-		tn := newTenant(t, func(c *config.Config) { c.MaxConcurrentCallouts = limit })
+		tn := newTenant(t, func(c *config.Config) { c.MaxConcurrentCallouts, c.MaxCalloutsPerManufacturer = limit, limit })
 		tn.hook("pricing", nil)
 		export, job, _ := tn.storeSeed()
 		// Prices of one job would share a callout: each caller prices its own.
 		for i := 1; i < n; i++ {
 			doc := bytes.Replace(job, []byte(`"id": 338167`), []byte(fmt.Sprintf(`"id": %d`, 338167+i)), 1)
-			expect(t, tn.app.do("PUT", fmt.Sprintf("/v1/manufacturers/103/jobs/%d", 338167+i), fmt.Sprintf(`{"job": %s, "export": %s}`, doc, export)), 200, "")
+			expect(t, tn.app.do("PUT", fmt.Sprintf("/v1/manufacturers/103/jobs/%d", 338167+i), fmt.Sprintf(`{"job": %s, "export": %s}`, doc, export)), 201, "")
 		}
 		tn.mfr.Answer(200, `{"cost": 10}`)
 		release := tn.mfr.Hold()
@@ -632,11 +639,35 @@ func TestDeliveries(t *testing.T) {
 	for _, want := range []string{
 		`callout_callouts_total{kind="pricing",manufacturer="103",outcome="accepted"} 3`,
 		`callout_callouts_total{kind="pricing",manufacturer="103",outcome="webhook_error"} 1`,
-		`callout_callout_duration_seconds_count{kind="pricing",manufacturer="103",outcome="accepted"} 3`,
+		`callout_duration_seconds_count{kind="pricing",manufacturer="103",outcome="accepted"} 3`,
 		`callout_http_requests_total{method="POST",route="/v1/manufacturers/:m/jobs/:j/price",status="200"} 3`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+// TestBodyNotJSON sends an empty body, and one that is not JSON, to every
+// route that needs one: 400 bad_request, as the README's table says.
+func TestBodyNotJSON(t *testing.T) {
+	tn := newTenant(t)
+	m := "/v1/manufacturers/103"
+	routes := []struct {
+		method, path string
+		as           as
+	}{
+		{"PUT", m, tn.platform},
+		{"PUT", m + "/webhooks/pricing", tn.admin},
+		{"PATCH", m + "/webhooks/pricing", tn.admin},
+		{"PUT", m + "/customers/27465", tn.app},
+		{"PUT", m + "/jobs/338167", tn.app},
+	}
+	for _, r := range routes {
+		for _, body := range []string{"", "  \n", "name=Example", "{"} {
+			t.Run(r.method+" "+r.path+" "+strconv.Quote(body), func(t *testing.T) {
+				expect(t, r.as.do(r.method, r.path, body), 400, "bad_request")
+			})
 		}
 	}
 }

@@ -12,9 +12,10 @@ import (
 	"github.com/callout/callout"
 )
 
-// writeCustomer answers with a stored customer: Callout's fields, and the
-// document exactly as the platform stored it (encoding/json would compact it).
-func writeCustomer(c echo.Context, cust *callout.Customer) error {
+// writeCustomer answers status with a stored customer: Callout's fields, and
+// the document exactly as the platform stored it (encoding/json would compact
+// it).
+func writeCustomer(c echo.Context, status int, cust *callout.Customer) error {
 	head, err := callout.MarshalJSON(struct {
 		ID             string    `json:"id"`
 		ManufacturerID string    `json:"manufacturer_id"`
@@ -28,7 +29,7 @@ func writeCustomer(c echo.Context, cust *callout.Customer) error {
 	body = append(body, `,"customer":`...)
 	body = append(body, cust.Document...)
 	body = append(body, '}')
-	return c.JSONBlob(http.StatusOK, body)
+	return c.JSONBlob(status, body)
 }
 
 func (s *Server) putCustomer(c echo.Context) error {
@@ -40,15 +41,21 @@ func (s *Server) putCustomer(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// A body that is not JSON at all is a bad request, as on every route;
+	// JSON that is not an object is a bad customer document.
+	if !isObject(data) && !json.Valid(data) {
+		return jsonError(json.Unmarshal(data, new(any)))
+	}
 	doc, err := customerDocument(data, id)
 	if err != nil {
 		return err
 	}
 	cust := &callout.Customer{ID: id, ManufacturerID: c.Param("m"), Document: doc}
-	if err := s.store.PutCustomer(c.Request().Context(), cust); err != nil {
+	created, err := s.store.PutCustomer(c.Request().Context(), cust)
+	if err != nil {
 		return err
 	}
-	return writeCustomer(c, cust)
+	return writeCustomer(c, createdOrOK(created), cust)
 }
 
 func (s *Server) getCustomer(c echo.Context) error {
@@ -60,7 +67,7 @@ func (s *Server) getCustomer(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return writeCustomer(c, cust)
+	return writeCustomer(c, http.StatusOK, cust)
 }
 
 // jobInput is the body of PUT job. The documents are kept as raw bytes: they
@@ -109,7 +116,8 @@ func (s *Server) putJob(c echo.Context) error {
 	if err := s.store.PutJob(c.Request().Context(), job, inline); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, job)
+	// A new job is at revision 1; a replacement increments it.
+	return c.JSON(createdOrOK(job.Revision == 1), job)
 }
 
 // jobDocuments checks the documents of PUT job: job and export are objects,
@@ -187,4 +195,13 @@ func (s *Server) getJob(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, job)
+}
+
+// createdOrOK is the status of a PUT: 201 when it created the resource, 200
+// when it replaced one.
+func createdOrOK(created bool) int {
+	if created {
+		return http.StatusCreated
+	}
+	return http.StatusOK
 }

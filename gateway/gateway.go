@@ -1,7 +1,7 @@
-// Package gateway is Callout's HTTP API: the routes of SPEC §6 on Echo, inbound
-// authentication and tenancy, request ids, problem+json errors, health and
-// metrics. It holds no business rules: those live in submission, pricing and
-// the root package.
+// Package gateway is Callout's HTTP API: the routes of the README's route
+// reference on Echo, inbound authentication and tenancy, request ids,
+// problem+json errors, health and metrics. It holds no business rules: those
+// live in submission, pricing and the root package.
 package gateway
 
 import (
@@ -33,7 +33,7 @@ type Store interface {
 	PutWebhook(ctx context.Context, w *callout.Webhook) error
 	GetWebhook(ctx context.Context, manufacturerID string, kind callout.Kind) (*callout.Webhook, error)
 	DeleteWebhook(ctx context.Context, manufacturerID string, kind callout.Kind) error
-	PutCustomer(ctx context.Context, c *callout.Customer) error
+	PutCustomer(ctx context.Context, c *callout.Customer) (created bool, err error)
 	GetCustomer(ctx context.Context, manufacturerID, customerID string) (*callout.Customer, error)
 	PutJob(ctx context.Context, j *callout.Job, inline *callout.Customer) error
 	GetJob(ctx context.Context, manufacturerID, jobID string) (*callout.Job, error)

@@ -28,8 +28,8 @@ func otherTenant(tn *tenant) as {
 	admin, app := tn.as(auth.RoleAdmin, "104"), tn.as(auth.RoleApp, "104")
 	expect(tn.t, admin.do("PUT", "/v1/manufacturers/104/webhooks/pricing", map[string]any{"url": mfr.URL + "/price"}), 200, "")
 	export, job, customer := seed(tn.t)
-	expect(tn.t, app.do("PUT", "/v1/manufacturers/104/customers/27465", customer), 200, "")
-	expect(tn.t, app.do("PUT", "/v1/manufacturers/104/jobs/338167", fmt.Sprintf(`{"job": %s, "export": %s}`, job, export)), 200, "")
+	expect(tn.t, app.do("PUT", "/v1/manufacturers/104/customers/27465", customer), 201, "")
+	expect(tn.t, app.do("PUT", "/v1/manufacturers/104/jobs/338167", fmt.Sprintf(`{"job": %s, "export": %s}`, job, export)), 201, "")
 	return app
 }
 
@@ -136,8 +136,8 @@ func TestBodiesMustKeepArriving(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Errorf("status %d for a body at twice the minimum rate, want 200", resp.StatusCode)
+		if resp.StatusCode != http.StatusCreated {
+			t.Errorf("status %d for a body at twice the minimum rate, want 201", resp.StatusCode)
 		}
 	})
 }

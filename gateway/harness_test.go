@@ -49,6 +49,8 @@ func newAPI(t *testing.T, configure ...func(*config.Config)) *api {
 	cfg.AllowPrivateNetworks, cfg.AllowInsecureHTTP = true, true
 	cfg.MaxRequestBytes = maxRequestBytes
 	cfg.LogLevel = "debug"
+	// The tests read /metrics through the API's handler.
+	cfg.MetricsListen = ""
 	for _, f := range configure {
 		f(cfg)
 	}

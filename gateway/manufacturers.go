@@ -26,11 +26,7 @@ func (s *Server) putManufacturer(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	return c.JSON(status, m)
+	return c.JSON(createdOrOK(created), m)
 }
 
 func (s *Server) getManufacturer(c echo.Context) error {

@@ -34,7 +34,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "Callouts made, by manufacturer, kind and outcome.",
 		}, []string{"manufacturer", "kind", "outcome"}),
 		calloutDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "callout_callout_duration_seconds",
+			Name:    "callout_duration_seconds",
 			Help:    "Duration of callouts, all attempts included.",
 			Buckets: latencyBuckets,
 		}, []string{"manufacturer", "kind", "outcome"}),

@@ -1,6 +1,6 @@
 // Package payload builds the body Callout posts to a manufacturer's webhook:
 // {"export": …, "job": …, "customer": …}, each document exactly as the
-// platform stored it (SPEC §2).
+// platform stored it (docs/manufacturers.md, "The request").
 //
 // With the json export format the three documents go out byte for byte as
 // they came in: member order, key spelling, spacing and number literals are

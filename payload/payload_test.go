@@ -110,7 +110,7 @@ func TestSeedKeepsLiterals(t *testing.T) {
 	}
 }
 
-// TestBuildJSONGolden is SPEC §2's golden test: the example job of seed 001
+// TestBuildJSONGolden is the golden test of docs/manufacturers.md's promise: the example job of seed 001
 // goes out byte for byte as the documents came in.
 func TestBuildJSONGolden(t *testing.T) {
 	export, job, customer := seed(t)

@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/callout/callout"
 	"github.com/callout/callout/auth"
@@ -56,6 +58,9 @@ type Server struct {
 	store   *store.Store
 	tokens  *auth0.Tokens
 	handler http.Handler
+	// metrics serves /metrics apart from the API; nil when the API serves
+	// it (MetricsListen empty).
+	metrics http.Handler
 
 	// pruner is the store, as the retention pruner sees it.
 	pruner pruner
@@ -109,6 +114,13 @@ func New(ctx context.Context, cfg *config.Config, secrets *config.Secrets, log *
 		return nil, fmt.Errorf("opening the store: %w", err)
 	}
 
+	// Read once: it lasts as long as the data.
+	installation, err := st.Installation(ctx)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(reg)
@@ -128,6 +140,18 @@ func New(ctx context.Context, cfg *config.Config, secrets *config.Secrets, log *
 		},
 		OnBreakerChange: func(mfr string, kind callout.Kind, _, to string) { m.BreakerState(mfr, kind, to) },
 	})
+	// The metrics carry manufacturer ids: by default they are served on an
+	// address of their own, on loopback, not beside the API.
+	var (
+		apiGatherer    prometheus.Gatherer = reg
+		metricsHandler http.Handler
+	)
+	if cfg.MetricsListen != "" {
+		apiGatherer = nil
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		metricsHandler = mux
+	}
 	newID := func() string { return uuid.Must(uuid.NewV7()).String() }
 	d := dispatch.New(client, newID, cfg.MaxPayloadBytes)
 
@@ -135,6 +159,7 @@ func New(ctx context.Context, cfg *config.Config, secrets *config.Secrets, log *
 		Store: st,
 		Submitter: submission.New(submission.Options{
 			Store: st, Caller: d, Replies: gateway.Replies{}, NewID: newID, Lease: cfg.SubmissionLease, Logger: log,
+			Installation: installation,
 		}),
 		Pricer:                     pricing.New(pricing.Options{Store: st, Caller: d}),
 		Tester:                     probe.New(st, d, newID),
@@ -148,10 +173,10 @@ func New(ctx context.Context, cfg *config.Config, secrets *config.Secrets, log *
 		BodyMinRate:                cfg.BodyMinRate,
 		Logger:                     log,
 		Metrics:                    m,
-		Gatherer:                   reg,
+		Gatherer:                   apiGatherer,
 	})
 	closed, stop := context.WithCancel(context.Background())
-	return &Server{version: version, cfg: cfg, log: log, store: st, tokens: tokens, handler: api,
+	return &Server{version: version, cfg: cfg, log: log, store: st, tokens: tokens, handler: api, metrics: metricsHandler,
 		pruner: st, closed: closed, stop: stop}, nil
 }
 
@@ -209,6 +234,26 @@ func (a *Server) prune(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// ServeMetrics answers /metrics on ln until ctx ends, when the
+// configuration gives metrics an address of their own (MetricsListen);
+// otherwise the API serves them and ServeMetrics returns at once.
+func (a *Server) ServeMetrics(ctx context.Context, ln net.Listener) error {
+	if a.metrics == nil {
+		return ln.Close()
+	}
+	srv := &http.Server{
+		Handler:           a.metrics,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	stop := context.AfterFunc(ctx, func() { srv.Close() })
+	defer stop()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving metrics: %w", err)
+	}
+	return nil
 }
 
 // Handler is the HTTP API.

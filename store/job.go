@@ -140,7 +140,7 @@ func (s *Store) PutJob(ctx context.Context, j *callout.Job, inline *callout.Cust
 			return err
 		}
 		if inline != nil {
-			if err := s.putCustomer(ctx, tx, inline, now); err != nil {
+			if _, err := s.putCustomer(ctx, tx, inline, now); err != nil {
 				return fmt.Errorf("putting inline customer %s: %w", inline.ID, err)
 			}
 		}

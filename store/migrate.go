@@ -48,11 +48,19 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return fmt.Errorf("store: migrations: %w", err)
 	}
 	// p.Close would close s.db: the provider is simply dropped.
-	if _, err := p.Up(ctx); err != nil {
+	results, err := p.Up(ctx)
+	if err != nil {
 		return fmt.Errorf("store: migrating %s: %w", s.dialect, err)
+	}
+	for _, r := range results {
+		s.applied = append(s.applied, r.Source.Path)
 	}
 	return nil
 }
+
+// Applied names the migrations this Store applied when it was opened, in
+// order; none when the schema was up to date.
+func (s *Store) Applied() []string { return s.applied }
 
 // migrationLockID derives the advisory lock from the database and schema
 // being migrated, so that processes migrating other schemas of the same

@@ -79,6 +79,8 @@ type Store struct {
 	sealer  Sealer
 	now     func() time.Time
 	logger  *slog.Logger
+	// applied names the migrations Open applied.
+	applied []string
 
 	// stmts caches prepared statements by query text (SQLite only).
 	// modernc.org/sqlite keeps a prepared statement compiled, and

@@ -166,7 +166,7 @@ func (e *env) manufacturer(t *testing.T, id string) {
 func (e *env) customer(t *testing.T, m, id string) *callout.Customer {
 	t.Helper()
 	c := &callout.Customer{ManufacturerID: m, ID: id, Document: json.RawMessage(fmt.Sprintf(`{"id": %q}`, id))}
-	if err := e.PutCustomer(e.ctx, c); err != nil {
+	if _, err := e.PutCustomer(e.ctx, c); err != nil {
 		t.Fatalf("PutCustomer(%s/%s): %v", m, id, err)
 	}
 	return c
@@ -214,6 +214,7 @@ func testStore(t *testing.T, open opener) {
 		fn   func(t *testing.T, open opener)
 	}{
 		{"Migrate", testMigrate},
+		{"Installation", testInstallation},
 		{"Manufacturers", testManufacturers},
 		{"Webhooks", testWebhooks},
 		{"WebhookSecretsSealed", testWebhookSecretsSealed},
@@ -434,21 +435,21 @@ func testWebhookSecretsSealed(t *testing.T, open opener) {
 func testCustomers(t *testing.T, open opener) {
 	e := newEnv(t, open)
 	doc := json.RawMessage(`{"id":27465,  "name" : "Test"}`)
-	err := e.PutCustomer(e.ctx, &callout.Customer{ManufacturerID: "103", ID: "27465", Document: doc})
+	_, err := e.PutCustomer(e.ctx, &callout.Customer{ManufacturerID: "103", ID: "27465", Document: doc})
 	wantCode(t, err, callout.ECodeNotFound)
 
 	e.manufacturer(t, "103")
 	c := &callout.Customer{ManufacturerID: "103", ID: "27465", Document: doc}
-	if err := e.PutCustomer(e.ctx, c); err != nil {
-		t.Fatalf("PutCustomer: %v", err)
+	if created, err := e.PutCustomer(e.ctx, c); err != nil || !created {
+		t.Fatalf("PutCustomer: created %v, %v; want true", created, err)
 	}
 	if want := utc(start); !c.UpdatedAt.Equal(want) {
 		t.Errorf("UpdatedAt = %v, want %v", c.UpdatedAt, want)
 	}
 	e.clock.Add(time.Second)
 	c.Document = json.RawMessage(`{"id":27465,"name":"Renamed"}`)
-	if err := e.PutCustomer(e.ctx, c); err != nil {
-		t.Fatalf("PutCustomer (replace): %v", err)
+	if created, err := e.PutCustomer(e.ctx, c); err != nil || created {
+		t.Fatalf("PutCustomer (replace): created %v, %v; want false", created, err)
 	}
 	got, err := e.GetCustomer(e.ctx, "103", "27465")
 	if err != nil {

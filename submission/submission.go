@@ -7,6 +7,7 @@ package submission
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -67,6 +68,9 @@ type Options struct {
 	Lease   time.Duration
 	Poll    time.Duration
 	Logger  *slog.Logger
+	// Installation is the installation's random value (store.Installation),
+	// mixed into every outbound Idempotency-Key.
+	Installation []byte
 }
 
 // Service submits jobs.
@@ -80,11 +84,14 @@ type Service struct {
 	poll    time.Duration
 	log     *slog.Logger
 	flight  *flight.Group[*Reply]
+	// installation keys the outbound Idempotency-Key.
+	installation []byte
 }
 
 // New returns a Service.
 func New(o Options) *Service {
-	s := &Service{store: o.Store, caller: o.Caller, replies: o.Replies, now: o.Now, newID: o.NewID, lease: o.Lease, poll: o.Poll, log: o.Logger}
+	s := &Service{store: o.Store, caller: o.Caller, replies: o.Replies, now: o.Now, newID: o.NewID, lease: o.Lease, poll: o.Poll, log: o.Logger,
+		installation: o.Installation}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -305,7 +312,7 @@ func (s *Service) call(ctx context.Context, r Request, job *callout.Job, res *ca
 		Job:            job,
 		Customer:       customer.Document,
 		RequestID:      r.RequestID,
-		IdempotencyKey: OutboundKey(job),
+		IdempotencyKey: OutboundKey(s.installation, job),
 	})
 	if err != nil {
 		return nil, err
@@ -341,10 +348,14 @@ func (s *Service) accept(job *callout.Job, res *callout.SubmissionResult, extern
 
 // OutboundKey is the Idempotency-Key sent to the manufacturer: the same for
 // every attempt and every retry of one job's submission, and new when the
-// job's documents change.
-func OutboundKey(job *callout.Job) string {
-	sum := sha256.Sum256([]byte(job.ManufacturerID + "\x00" + job.ID + "\x00" + strconv.FormatInt(job.Revision, 10)))
-	return "callout-" + hex.EncodeToString(sum[:16])
+// job's documents change. It is an HMAC keyed by the installation's random
+// value, so that another installation (or this one after a data reset)
+// sending the same manufacturer, job id and revision sends another key, and
+// a manufacturer never takes a different job for a repeat.
+func OutboundKey(installation []byte, job *callout.Job) string {
+	mac := hmac.New(sha256.New, installation)
+	mac.Write([]byte(job.ManufacturerID + "\x00" + job.ID + "\x00" + strconv.FormatInt(job.Revision, 10)))
+	return "callout-" + hex.EncodeToString(mac.Sum(nil)[:16])
 }
 
 // failed is the reply to a submission that failed with err.

@@ -2,6 +2,7 @@ package submission_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -212,13 +213,20 @@ func TestConcurrentSubmitsShareOneCallout(t *testing.T) {
 }
 
 func TestOutboundKey(t *testing.T) {
+	here, there := []byte("installation-1"), []byte("installation-2")
 	job := &callout.Job{ManufacturerID: mfr, ID: "j1", Revision: 1}
-	k1 := submission.OutboundKey(job)
-	if k1 != submission.OutboundKey(job) {
+	k1 := submission.OutboundKey(here, job)
+	if k1 != submission.OutboundKey(here, job) {
 		t.Error("the outbound key changed between two calls for one revision")
 	}
+	if !strings.HasPrefix(k1, "callout-") || len(k1) != len("callout-")+32 {
+		t.Errorf("got key %q, want callout- and 32 hex digits", k1)
+	}
+	if submission.OutboundKey(there, job) == k1 {
+		t.Error("another installation sends the same key for the same job and revision")
+	}
 	job.Revision = 2
-	if submission.OutboundKey(job) == k1 {
+	if submission.OutboundKey(here, job) == k1 {
 		t.Error("a new revision kept the outbound key")
 	}
 }

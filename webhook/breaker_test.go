@@ -2,8 +2,11 @@ package webhook_test
 
 import (
 	"context"
+	"encoding/json"
+	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -14,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/callout/callout"
+	"github.com/callout/callout/internal/buffertest"
 	"github.com/callout/callout/webhook"
 )
 
@@ -306,6 +310,35 @@ func TestBreakerIgnoresCancelledCallers(t *testing.T) {
 		close(fake.hold)
 		if res := call(t, c, w); res.Outcome != callout.OutcomeAccepted {
 			t.Errorf("Outcome = %s, want accepted: the caller's own deadline is not the webhook's failure", res.Outcome)
+		}
+	})
+}
+
+// TestBreakerRefusalLogNamesNoDelivery checks that the log line of a callout
+// the open breaker refused names no delivery id: such a callout is not
+// stored, so the id could never be fetched. A failed callout's line names
+// its delivery.
+func TestBreakerRefusalLogNamesNoDelivery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fake := &fakeWebhook{status: http.StatusServiceUnavailable}
+		var logs buffertest.Buffer
+		c := webhook.New(webhook.Options{HTTPClient: fake.client(), Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+		w := newHook(callout.KindPricing, "https://erp.example.com/price")
+		for range 5 {
+			call(t, c, w)
+		}
+		if res := call(t, c, w); res.Outcome != callout.OutcomeCircuitOpen {
+			t.Fatalf("after 5 failures: Outcome = %s, want circuit_open", res.Outcome)
+		}
+		for line := range strings.SplitSeq(strings.TrimSpace(logs.String()), "\n") {
+			var entry map[string]any
+			if err := json.Unmarshal([]byte(line), &entry); err != nil || entry["msg"] != "callout" {
+				continue
+			}
+			_, named := entry["delivery_id"]
+			if refused := entry["outcome"] == string(callout.OutcomeCircuitOpen); named == refused {
+				t.Errorf("outcome %v: delivery_id given = %v, want %v", entry["outcome"], named, !refused)
+			}
 		}
 	})
 }

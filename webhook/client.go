@@ -2,9 +2,9 @@
 // it authenticates (bearer token or Auth0), signs (Standard Webhooks), bounds
 // the whole callout by the webhook's timeout, retries where that is safe,
 // keeps one circuit breaker per webhook, enforces the SSRF policy and the
-// answer size limit, and interprets the answer (SPEC §2–§5, §7). It knows
-// nothing of jobs or pricing beyond the answer's shape, so that event
-// webhooks can be delivered through it too.
+// answer size limit, and interprets the answer, all as docs/manufacturers.md
+// tells manufacturers. It knows nothing of jobs or pricing beyond the
+// answer's shape, so that event webhooks can be delivered through it too.
 package webhook
 
 import (
@@ -49,7 +49,7 @@ type Body interface {
 // DefaultUserAgent is sent when Options.UserAgent is empty.
 const DefaultUserAgent = "callout"
 
-// Retry tuning (SPEC §5).
+// Retry tuning (docs/manufacturers.md, "Timeouts, retries and the circuit breaker").
 const (
 	// maxDialRetries bounds the retries of a submission whose connection could
 	// not be made: the only failure after which it is certainly safe to repeat.
@@ -566,7 +566,7 @@ func (cl *call) contextDone(ctx context.Context, what string, status int) {
 	}
 }
 
-// retryable says whether the attempt may be repeated (SPEC §5). Pricing is
+// retryable says whether the attempt may be repeated (docs/manufacturers.md, "Timeouts, retries"). Pricing is
 // safe to repeat after a failure to connect, a 5xx or a 429; a submission only
 // when its connection could not be made, so it certainly never arrived.
 func (cl *call) retryable(ctx context.Context, a attempt, retries int) bool {
@@ -640,16 +640,21 @@ func (cl *call) finish(ctx context.Context) {
 	if res.Outcome == callout.OutcomeAccepted {
 		level = slog.LevelDebug
 	}
-	cl.c.log.LogAttrs(ctx, level, "callout",
+	attrs := []slog.Attr{
 		slog.String("manufacturer", cl.w.ManufacturerID),
 		slog.String("kind", string(cl.w.Kind)),
-		slog.String("delivery_id", cl.id),
 		slog.String("outcome", string(res.Outcome)),
 		slog.Int("http_status", res.HTTPStatus),
 		slog.Int("attempts", res.Attempts),
 		slog.Float64("duration_ms", float64(res.Duration)/float64(time.Millisecond)),
 		slog.String("detail", res.Detail),
-	)
+	}
+	// A callout the breaker refused is not stored: naming its delivery
+	// would send an administrator looking for one that does not exist.
+	if res.Outcome != callout.OutcomeCircuitOpen {
+		attrs = append(attrs, slog.String("delivery_id", cl.id))
+	}
+	cl.c.log.LogAttrs(ctx, level, "callout", attrs...)
 	if cl.c.onCallout != nil {
 		cl.c.onCallout(cl.w, res)
 	}

@@ -95,7 +95,7 @@ func TestVerifierRejects(t *testing.T) {
 	}
 }
 
-// TestHeaders checks every header of SPEC §2 on each attempt of a callout
+// TestHeaders checks every header of docs/manufacturers.md ("The request") on each attempt of a callout
 // that is retried, and that the signature verifies.
 func TestHeaders(t *testing.T) {
 	srv := manufacturer(t, nil)

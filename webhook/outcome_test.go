@@ -17,7 +17,7 @@ import (
 	"github.com/callout/callout/webhook"
 )
 
-// TestCallAnswers walks every row and rule of SPEC §3 that a manufacturer's
+// TestCallAnswers walks every row and rule of docs/manufacturers.md ("How the answer is read") that a manufacturer's
 // answer decides, through a real HTTP server, and checks the result and the
 // delivery Fill writes from it.
 func TestCallAnswers(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 	"github.com/callout/callout"
 )
 
-// Policy says where outbound calls may go (SPEC §7).
+// Policy says where outbound calls may go (the README's CALLOUT_ALLOW_PRIVATE_NETWORKS and CALLOUT_ALLOW_INSECURE_HTTP).
 type Policy struct {
 	// AllowPrivateNetworks lifts the SSRF block, for development and tests.
 	AllowPrivateNetworks bool

@@ -52,7 +52,7 @@ func (f *fakeTime) options() webhook.Options {
 	return webhook.Options{Now: f.Now, After: f.After, Jitter: func() time.Duration { return testJitter }}
 }
 
-// TestRetries checks SPEC §5: pricing is repeated after a failure to connect,
+// TestRetries checks the retries docs/manufacturers.md promises: pricing is repeated after a failure to connect,
 // a 5xx or a 429; a submission only when its connection could not be made.
 func TestRetries(t *testing.T) {
 	tests := []struct {

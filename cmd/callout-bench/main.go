@@ -1,5 +1,5 @@
 // Command callout-bench measures Callout against a plain Go reverse proxy
-// doing the same hop (SPEC §10): both in front of fake webhooks that answer
+// doing the same hop (the README's Performance section): both in front of fake webhooks that answer
 // alike and at once, on loopback, Callout and the proxy each in a process of
 // its own and the load generator and fakes in this one. It reports the
 // latency Callout adds at a fixed rate, the highest rate it holds, how fast a

@@ -25,7 +25,7 @@ type report struct {
 	Targets      []target         `json:"targets"`
 }
 
-// target is one figure the SPEC or the issue sets a bound on.
+// target is one figure the README or an issue sets a bound on.
 type target struct {
 	Name  string  `json:"name"`
 	Value float64 `json:"value"`
@@ -38,7 +38,7 @@ type target struct {
 	Note string `json:"note,omitempty"`
 }
 
-// The targets (SPEC §10 and issue 5).
+// The targets (the README's Performance section and issue 5).
 const (
 	targetAddedP50     = 500 * time.Microsecond
 	targetAddedP99     = time.Millisecond

@@ -20,6 +20,25 @@ import (
 // own. It skips the test when no test database is configured.
 func cluster(t *testing.T, n int, env ...string) []*process {
 	t.Helper()
+	url := testSchemaURL(t)
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	env = append([]string{
+		"CALLOUT_DATABASE_URL=" + url,
+		"CALLOUT_SECRET_KEY=" + base64.StdEncoding.EncodeToString(key),
+	}, env...)
+	procs := make([]*process, n)
+	for i := range procs {
+		procs[i] = startProcess(t, t.TempDir(), env...)
+	}
+	return procs
+}
+
+// testSchemaURL creates a PostgreSQL schema dropped when the test ends, and
+// returns the URL of the test database with that schema as its search path.
+// It skips the test when no test database is configured.
+func testSchemaURL(t *testing.T) string {
+	t.Helper()
 	base := os.Getenv("CALLOUT_TEST_DATABASE_URL")
 	if base == "" {
 		t.Skip("CALLOUT_TEST_DATABASE_URL is not set")
@@ -44,17 +63,7 @@ func cluster(t *testing.T, n int, env ...string) []*process {
 	if strings.Contains(base, "?") {
 		sep = "&"
 	}
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	env = append([]string{
-		"CALLOUT_DATABASE_URL=" + base + sep + "search_path=" + schema,
-		"CALLOUT_SECRET_KEY=" + base64.StdEncoding.EncodeToString(key),
-	}, env...)
-	procs := make([]*process, n)
-	for i := range procs {
-		procs[i] = startProcess(t, t.TempDir(), env...)
-	}
-	return procs
+	return base + sep + "search_path=" + schema
 }
 
 // TestClusterSubmitsOnce fires 30 concurrent submits of one job spread over

@@ -4,13 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/callout/callout/auth"
 	"github.com/callout/callout/config"
@@ -19,14 +21,47 @@ import (
 	"github.com/callout/callout/server"
 )
 
+// DefaultSampleManufacturer is where `callout demo --serve-manufacturer`
+// listens unless told otherwise; the README's walk-through points its
+// webhooks there.
+const DefaultSampleManufacturer = "127.0.0.1:9090"
+
+const demoUsage = `Usage: callout demo [flags]
+
+Without flags: starts Callout (development mode, a temporary SQLite database
+that is removed afterwards) next to a sample manufacturer, and walks one
+pricing and one submission through it, printing every request Callout
+receives, every callout the manufacturer receives, and every answer.
+
+With --serve-manufacturer: serves only the sample manufacturer on --listen,
+until interrupted, printing what it receives. The README's walk-through
+points its webhooks at it:
+  POST /pricing        answers a price: {"success": true, "cost": 1234.56, ...}
+  POST /submit         accepts the submission: {"success": true, "id": "JPS-990495", ...}
+  POST /oauth/token    a sample Auth0 token endpoint (client credentials)
+
+Flags:
+`
+
 // demo starts Callout on a temporary SQLite store next to a sample
 // manufacturer webhook, and walks one pricing and one submission through it,
 // printing every request and answer.
 func demo(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("demo", pflag.ContinueOnError)
+	serveMfr := fs.Bool("serve-manufacturer", false, "only serve the sample manufacturer, until interrupted, for the README's walk-through")
+	listen := fs.String("listen", DefaultSampleManufacturer, "with --serve-manufacturer: the sample manufacturer's address")
 	fs.SetOutput(stdout)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), demoUsage, fs.FlagUsages())
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if *serveMfr {
+		return serveSampleManufacturer(ctx, *listen, stdout)
 	}
 	dir, err := os.MkdirTemp("", "callout-demo-")
 	if err != nil {
@@ -40,7 +75,7 @@ func demo(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	a, err := server.New(ctx, cfg, secrets, server.NewLogger(cfg, io.Discard), version)
+	a, err := server.New(ctx, cfg, secrets, server.NewLogger(cfg, io.Discard), buildVersion())
 	if err != nil {
 		return err
 	}
@@ -141,15 +176,46 @@ func sampleManufacturer(out io.Writer) http.Handler {
 	answer := func(body string) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			n, _ := io.Copy(io.Discard, r.Body)
-			fmt.Fprintf(out, "  [manufacturer] %s %s: %d-byte payload, Idempotency-Key %q, X-Request-Id %q\n",
-				r.Method, r.URL.Path, n, r.Header.Get("Idempotency-Key"), r.Header.Get("X-Request-Id"))
+			line := fmt.Sprintf("  [manufacturer] %s %s: %d-byte payload, X-Request-Id %q", r.Method, r.URL.Path, n, r.Header.Get("X-Request-Id"))
+			// Only submissions carry one: a price is safe to repeat.
+			if key := r.Header.Get("Idempotency-Key"); key != "" {
+				line += fmt.Sprintf(", Idempotency-Key %q", key)
+			}
+			if r.Header.Get("Webhook-Signature") != "" {
+				line += ", signed"
+			}
+			fmt.Fprintln(out, line)
 			w.Header().Set("Content-Type", "application/json")
 			io.WriteString(w, body)
 		}
 	}
 	mux := http.NewServeMux()
+	// The token endpoint of an Auth0 tenant, for a webhook whose auth is
+	// auth0 with the tenant_domain http://<this address>.
+	mux.HandleFunc("POST /oauth/token", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(out, "  [auth0] %s %s: client_id %q\n", r.Method, r.URL.Path, r.PostFormValue("client_id"))
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"access_token": "sample-access-token", "token_type": "Bearer", "expires_in": 86400}`)
+	})
 	mux.Handle("POST /pricing", answer(`{"success": true, "cost": 1234.56, "message": "10% first order discount applied",
 		"breakdown": [{"name": "Discounts", "collapse": true, "items": [{"name": "10% First Order Discount", "cost": -123.46}]}, {"name": "Tax", "cost": 101.01}]}`))
 	mux.Handle("POST /submit", answer(`{"success": true, "message": "Order #123456", "id": "JPS-990495"}`))
 	return mux
+}
+
+// serveSampleManufacturer serves the sample manufacturer on addr until ctx
+// ends.
+func serveSampleManufacturer(ctx context.Context, addr string, out io.Writer) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("sample manufacturer: %w", err)
+	}
+	srv := &http.Server{Handler: sampleManufacturer(out), ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(out, "sample manufacturer listening on http://%s (pricing: /pricing, submission: /submit, Auth0: /oauth/token)\n", ln.Addr())
+	stop := context.AfterFunc(ctx, func() { srv.Close() })
+	defer stop()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }

@@ -7,34 +7,40 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
-)
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
+	"github.com/spf13/pflag"
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
 	stop()
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "callout:", err)
-		os.Exit(1)
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// exitCode reports err on stderr and returns the process's exit status: 0
+// for no error and for a help request, which has printed the help already.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil || errors.Is(err, pflag.ErrHelp) {
+		return 0
 	}
+	fmt.Fprintln(stderr, "callout:", err)
+	return 1
 }
 
 const usage = `Usage: callout <command> [flags]
 
 Commands:
   serve     run the gateway (--dev for development: private networks, plain http, generated secrets)
-  migrate   apply the database schema and exit
+  migrate   apply the database schema and exit (needs no secrets)
   token     mint an API token: callout token --role admin --manufacturer 103 --ttl 1h
-  demo      run a sample manufacturer and walk one pricing and one submission through Callout
+  demo      walk one pricing and one submission through Callout and a sample manufacturer;
+            --serve-manufacturer serves that sample manufacturer for the README's walk-through
   version   print the version
 
 Run 'callout <command> --help' for a command's flags.
@@ -57,7 +63,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	case "demo":
 		return demo(ctx, rest, stdout)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "callout", version)
+		fmt.Fprintln(stdout, "callout", buildVersion())
 		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)

@@ -24,10 +24,18 @@ import (
 )
 
 // The tests here run Callout as a real process: the test binary re-executes
-// itself as `callout serve` when this variable is set.
+// itself as `callout serve` when this variable is "serve", and as the
+// callout command, its arguments those given, when it is "cli".
 const childEnv = "CALLOUT_TEST_CHILD"
 
 func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "cli" {
+		// The command line as main runs it: arguments, exit status.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
+		stop()
+		os.Exit(exitCode(err, os.Stderr))
+	}
 	if os.Getenv(childEnv) == "serve" {
 		// As in main: SIGTERM shuts down gracefully.
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -68,6 +76,7 @@ func startProcess(t *testing.T, dataDir string, env ...string) *process {
 	cmd.Env = append(os.Environ(),
 		childEnv+"=serve",
 		"CALLOUT_LISTEN=127.0.0.1:0",
+		"CALLOUT_METRICS_LISTEN=127.0.0.1:0",
 		"CALLOUT_DATA_DIR="+dataDir,
 		"CALLOUT_JWT_SECRET="+testJWTSecret,
 		"CALLOUT_ALLOW_PRIVATE_NETWORKS=true",
@@ -182,8 +191,22 @@ func setUp(p *process, url, webhookAuth string) {
 	p.must(200, auth.RoleAdmin, "PUT", "/v1/manufacturers/103/webhooks/submission",
 		`{"url": "`+url+`", "auth": `+webhookAuth+`}`)
 	export, job, customer := seedDocs(p.t)
-	p.must(200, auth.RoleApp, "PUT", "/v1/manufacturers/103/customers/27465", customer)
-	p.must(200, auth.RoleApp, "PUT", "/v1/manufacturers/103/jobs/338167", `{"job": `+job+`, "export": `+export+`}`)
+	p.must(201, auth.RoleApp, "PUT", "/v1/manufacturers/103/customers/27465", customer)
+	p.must(201, auth.RoleApp, "PUT", "/v1/manufacturers/103/jobs/338167", `{"job": `+job+`, "export": `+export+`}`)
+}
+
+// eventually reports whether cond holds within 10 seconds, looking every
+// 10 ms: for what a child process prints, which reaches the test through a
+// pipe a moment after the process acted on it.
+func eventually(cond func() bool) bool {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); <-tick.C {
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
 }
 
 // awaitHeld fails the test unless mfr comes to hold n requests at once
@@ -308,5 +331,78 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	if err := p.cmd.Wait(); err != nil {
 		t.Fatalf("callout exited with %v:\n%s", err, p.stderr)
+	}
+}
+
+// TestOutboundKeyPerInstallation submits job 338167, revision 1, of
+// manufacturer 103 from two installations (two data directories) to one
+// ERP: each sends its own Idempotency-Key, and one restarted on its data
+// sends its own again.
+func TestOutboundKeyPerInstallation(t *testing.T) {
+	mfr := fakemanufacturer.New()
+	defer mfr.Close()
+	// Declined, so that the job stays submittable after a restart.
+	mfr.Answer(http.StatusOK, `{"success": false, "errors": ["Try again"]}`)
+	submit := func(p *process) string {
+		p.must(422, auth.RoleApp, "POST", "/v1/manufacturers/103/jobs/338167/submit", "")
+		got := mfr.Received()
+		return got[len(got)-1].Header.Get("Idempotency-Key")
+	}
+	here, there := t.TempDir(), t.TempDir()
+	p := startProcess(t, here)
+	setUp(p, mfr.URL, `{"type": "none"}`)
+	first := submit(p)
+	p.kill()
+	p = startProcess(t, here)
+	if again := submit(p); again != first {
+		t.Errorf("after a restart on the same data: key %q, want %q as before", again, first)
+	}
+	p.kill()
+	p = startProcess(t, there)
+	setUp(p, mfr.URL, `{"type": "none"}`)
+	if other := submit(p); first == "" || other == first {
+		t.Errorf("two installations sent keys %q and %q for the same job and revision, want two different keys", first, other)
+	}
+}
+
+// TestMetricsAddress finds /metrics on the metrics address only, by default,
+// and on the API's address when the metrics address is empty.
+func TestMetricsAddress(t *testing.T) {
+	get := func(url string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(data)
+	}
+	p := startProcess(t, t.TempDir())
+	// The address is logged before the process reports it listens; the
+	// log may reach us a moment later.
+	var addr string
+	eventually(func() bool {
+		for line := range strings.SplitSeq(p.stderr.String(), "\n") {
+			var entry struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "metrics serving" {
+				addr = entry.Addr
+			}
+		}
+		return addr != ""
+	})
+	if addr == "" {
+		t.Fatalf("no metrics address logged:\n%s", p.stderr)
+	}
+	if status, body := get("http://" + addr + "/metrics"); status != 200 || !strings.Contains(body, "callout_requests_waiting_for_slot") {
+		t.Errorf("GET /metrics on the metrics address: %d %.300s", status, body)
+	}
+	if status, _ := get(p.url + "/metrics"); status != http.StatusNotFound {
+		t.Errorf("GET /metrics on the API's address: %d, want 404", status)
+	}
+
+	p = startProcess(t, t.TempDir(), "CALLOUT_METRICS_LISTEN=")
+	if status, body := get(p.url + "/metrics"); status != 200 || !strings.Contains(body, "callout_requests_waiting_for_slot") {
+		t.Errorf("GET /metrics on the API's address with CALLOUT_METRICS_LISTEN empty: %d %.300s", status, body)
 	}
 }
