@@ -111,6 +111,7 @@ type Server struct {
 	bodies          *semaphore.Weighted
 	maxInflightBody int64
 	slots           *slots
+	openapi         []byte // the OpenAPI document, JSON
 	log             *slog.Logger
 	metrics         Metrics
 	now             func() time.Time
@@ -149,6 +150,11 @@ func New(o Options) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	doc, err := openAPIJSON()
+	if err != nil {
+		panic(err) // the embedded document is checked by the tests
+	}
+	s.openapi = doc
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
@@ -157,6 +163,7 @@ func New(o Options) *Server {
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	e.GET(OpenAPIPath, s.openAPI)
 	if o.Gatherer != nil {
 		e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})))
 	}
