@@ -10,14 +10,6 @@ import (
 	"github.com/callout/callout"
 )
 
-// ConsoleSession is a console session as stored: whose it is and until when.
-type ConsoleSession struct {
-	// ManufacturerID is the manufacturer the session acts for; "" for a
-	// platform operator's session over every manufacturer.
-	ManufacturerID string
-	ExpiresAt      time.Time
-}
-
 // CreateConsoleLink records a one-time sign-in link by the hash of its token.
 func (s *Store) CreateConsoleLink(ctx context.Context, tokenHash, manufacturerID string, expires time.Time) error {
 	err := s.writeDB(ctx, func(ctx context.Context, q querier) error {
@@ -51,7 +43,7 @@ func (s *Store) UseConsoleLink(ctx context.Context, tokenHash string, now time.T
 }
 
 // CreateConsoleSession records a console session by the hash of its token.
-func (s *Store) CreateConsoleSession(ctx context.Context, tokenHash string, sess ConsoleSession) error {
+func (s *Store) CreateConsoleSession(ctx context.Context, tokenHash string, sess callout.ConsoleSession) error {
 	err := s.writeDB(ctx, func(ctx context.Context, q querier) error {
 		_, err := s.exec(ctx, q, `INSERT INTO console_sessions (token_hash, manufacturer_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
 			tokenHash, sess.ManufacturerID, micros(s.now()), micros(sess.ExpiresAt))
@@ -65,9 +57,9 @@ func (s *Store) CreateConsoleSession(ctx context.Context, tokenHash string, sess
 
 // GetConsoleSession returns the session of tokenHash, or not_found when
 // there is none or it expired by now.
-func (s *Store) GetConsoleSession(ctx context.Context, tokenHash string, now time.Time) (*ConsoleSession, error) {
+func (s *Store) GetConsoleSession(ctx context.Context, tokenHash string, now time.Time) (*callout.ConsoleSession, error) {
 	var (
-		sess    ConsoleSession
+		sess    callout.ConsoleSession
 		expires int64
 	)
 	err := s.queryRow(ctx, s.db, `SELECT manufacturer_id, expires_at FROM console_sessions WHERE token_hash = ? AND expires_at > ?`,

@@ -69,7 +69,7 @@ func testConsoleLinks(t *testing.T, open opener) {
 func testConsoleSessions(t *testing.T, open opener) {
 	e := newEnv(t, open)
 	now := e.clock.Now()
-	want := ConsoleSession{ManufacturerID: "103", ExpiresAt: utc(now.Add(8 * time.Hour))}
+	want := callout.ConsoleSession{ManufacturerID: "103", ExpiresAt: utc(now.Add(8 * time.Hour))}
 	if err := e.CreateConsoleSession(e.ctx, "s-1", want); err != nil {
 		t.Fatalf("CreateConsoleSession: %v", err)
 	}
@@ -101,8 +101,8 @@ func testPruneConsole(t *testing.T, open opener) {
 	for _, err := range []error{
 		e.CreateConsoleLink(e.ctx, "old", "103", now.Add(-time.Hour)),
 		e.CreateConsoleLink(e.ctx, "new", "103", now.Add(time.Hour)),
-		e.CreateConsoleSession(e.ctx, "old", ConsoleSession{ManufacturerID: "103", ExpiresAt: now.Add(-time.Hour)}),
-		e.CreateConsoleSession(e.ctx, "new", ConsoleSession{ManufacturerID: "103", ExpiresAt: now.Add(time.Hour)}),
+		e.CreateConsoleSession(e.ctx, "old", callout.ConsoleSession{ManufacturerID: "103", ExpiresAt: now.Add(-time.Hour)}),
+		e.CreateConsoleSession(e.ctx, "new", callout.ConsoleSession{ManufacturerID: "103", ExpiresAt: now.Add(time.Hour)}),
 	} {
 		if err != nil {
 			t.Fatal(err)

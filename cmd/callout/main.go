@@ -34,6 +34,7 @@ Commands:
   serve     run the gateway (--dev for development: private networks, plain http, generated secrets)
   migrate   apply the database schema and exit
   token     mint an API token: callout token --role admin --manufacturer 103 --ttl 1h
+  console-link  print a one-time console sign-in link: callout console-link --manufacturer 103 (or --platform)
   demo      run a sample manufacturer and walk one pricing and one submission through Callout
   version   print the version
 
@@ -54,6 +55,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return migrate(ctx, rest, environ, stdout)
 	case "token":
 		return token(rest, environ, stdout)
+	case "console-link":
+		return consoleLink(ctx, rest, environ, stdout)
 	case "demo":
 		return demo(ctx, rest, stdout)
 	case "version", "--version":
