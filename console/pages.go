@@ -17,6 +17,7 @@ import (
 
 // view is what every page template gets.
 type view struct {
+	Page    string // the page's template, named on its body for tests and styles
 	Session *session
 	Tenant  *tenantView // nil outside a manufacturer's pages
 	Title   string
@@ -82,6 +83,7 @@ func (c *Console) parse() error {
 // template failure becomes an error page, not half a page.
 func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, name string, v *view) {
 	var b bytes.Buffer
+	v.Page = name
 	if err := c.pages[name].Execute(&b, v); err != nil {
 		c.log.ErrorContext(r.Context(), "rendering a console page", "page", name, "error", err)
 		http.Error(w, "The page could not be shown.", http.StatusInternalServerError)
