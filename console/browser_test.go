@@ -19,6 +19,7 @@ import (
 
 	"github.com/callout/callout/auth"
 	"github.com/callout/callout/console"
+	"github.com/callout/callout/payload"
 )
 
 // updateScreenshots writes the screenshots the browser tests take into
@@ -159,7 +160,7 @@ func TestBrowser(t *testing.T) {
 	c.hooks("103")
 	c.hooks("104")
 	// A priced job, for the job page.
-	export, job, customer := seed(t)
+	export, job, customer := payload.Sample()
 	c.api("PUT", "/v1/manufacturers/103/jobs/338167", auth.RoleApp, "103",
 		fmt.Sprintf(`{"job": %s, "export": %s, "customer": %s}`, job, export, customer), http.StatusOK)
 	c.api("POST", "/v1/manufacturers/103/jobs/338167/price", auth.RoleApp, "103", "", http.StatusOK)
@@ -313,9 +314,10 @@ func TestBrowser(t *testing.T) {
 				<input name="auth.type" value="none"></form><script>document.forms[0].submit()</script>`, c.url)
 		}))
 		t.Cleanup(evil.Close)
-		do(t, me, chromedp.Navigate(strings.Replace(evil.URL, "127.0.0.1", "localhost", 1)), onPage("error"))
-		if got := eval[string](t, me, `document.querySelector(".error").textContent`); !strings.Contains(got, "Cross-site requests are refused") {
-			t.Errorf("the forged POST shows %q, want a refusal", got)
+		do(t, me, chromedp.Navigate(strings.Replace(evil.URL, "127.0.0.1", "localhost", 1)),
+			chromedp.WaitVisible(chromedp.CSS("body[data-page]")))
+		if got := eval[string](t, me, `document.body.dataset.page + ": " + document.querySelector("main").textContent`); !strings.Contains(got, "Cross-site requests are refused") {
+			t.Errorf("the forged POST shows %q, want the refusal", got)
 		}
 		if after := webhookOf(t, c, "pricing"); after.URL != before.URL || after.UpdatedAt != before.UpdatedAt {
 			t.Errorf("the forged POST changed the webhook: URL %q, want %q", after.URL, before.URL)
@@ -379,17 +381,4 @@ type webhookJSON struct {
 			ClientSecretSet bool   `json:"client_secret_set"`
 		} `json:"auth0"`
 	} `json:"auth"`
-}
-
-// seed returns the documents of seed 001's example payload.
-func seed(t *testing.T) (export, job, customer []byte) {
-	t.Helper()
-	read := func(name string) []byte {
-		data, err := os.ReadFile(filepath.Join("..", "testdata", "seed001", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return []byte(strings.TrimSpace(string(data)))
-	}
-	return read("export.json"), read("job.json"), read("customer.json")
 }

@@ -233,11 +233,11 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request, s *session) {
 func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	token := r.URL.Query().Get("token")
 	if token == "" {
-		status := http.StatusOK
-		if c.current(r) == nil {
-			status = http.StatusUnauthorized
+		if c.current(r) != nil {
+			http.Redirect(w, r, "/console/", http.StatusSeeOther)
+			return
 		}
-		c.render(w, r, status, "signin", &view{Title: "Sign in"})
+		c.render(w, r, http.StatusUnauthorized, "signin", &view{Title: "Sign in"})
 		return
 	}
 	st, sess, err := c.links.signIn(r.Context(), token)

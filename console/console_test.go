@@ -143,6 +143,15 @@ func TestTenancy(t *testing.T) {
 
 	platform := c.browser()
 	platform.do("GET", c.link(""), nil)
+	if p := platform.do("GET", "/console/", nil); p.status != http.StatusOK || !strings.Contains(p.body, `id="m"`) {
+		t.Errorf("platform session's home: status %d, want 200 with the manufacturer field", p.status)
+	}
+	if p := platform.do("GET", "/console/?m=104", nil); p.status != http.StatusSeeOther || p.header.Get("Location") != "/console/m/104/" {
+		t.Errorf("opening manufacturer 104: status %d to %q, want 303 to /console/m/104/", p.status, p.header.Get("Location"))
+	}
+	if p := b.do("GET", "/console/", nil); p.status != http.StatusSeeOther || p.header.Get("Location") != "/console/m/103/" {
+		t.Errorf("manufacturer session's home: status %d to %q, want 303 to /console/m/103/", p.status, p.header.Get("Location"))
+	}
 	for _, m := range []string{"103", "104"} {
 		if p := platform.do("GET", "/console/m/"+m+"/", nil); p.status != http.StatusOK || !strings.Contains(p.body, "Cabinets "+m) {
 			t.Errorf("platform session, manufacturer %s: status %d, want 200", m, p.status)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/callout/callout"
+	"github.com/callout/callout/probe"
 )
 
 // view is what every page template gets.
@@ -261,7 +262,7 @@ func (c *Console) testWebhook(w http.ResponseWriter, r *http.Request, s *session
 	if job := strings.TrimSpace(r.PostFormValue("job_id")); job != "" {
 		body["job_id"] = job
 	}
-	var report testReport
+	var report probe.Report
 	err := cl.do(http.MethodPost, "/webhooks/"+url.PathEscape(string(kind))+"/test", body, &report)
 	v := cl.view(s, "Test of the "+string(kind)+" webhook", "webhooks")
 	var pe *problemError
@@ -276,26 +277,10 @@ func (c *Console) testWebhook(w http.ResponseWriter, r *http.Request, s *session
 	c.render(w, r, http.StatusOK, "test", v)
 }
 
-// testReport is the API's report of a test callout.
-type testReport struct {
-	DeliveryID string                  `json:"delivery_id"`
-	Outcome    callout.Outcome         `json:"outcome"`
-	HTTPStatus int                     `json:"http_status"`
-	DurationMS float64                 `json:"duration_ms"`
-	Attempts   int                     `json:"attempts"`
-	Errors     []string                `json:"errors"`
-	Messages   []string                `json:"messages"`
-	ExternalID *string                 `json:"external_id"`
-	Cost       json.Number             `json:"cost"`
-	Breakdown  []callout.BreakdownNode `json:"breakdown"`
-	Warnings   []string                `json:"warnings"`
-	Detail     string                  `json:"detail"`
-}
-
 type testView struct {
 	Kind   callout.Kind
 	JobID  string
-	Report *testReport
+	Report *probe.Report
 }
 
 // deliveriesView is the deliveries page's data.
