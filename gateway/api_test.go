@@ -448,7 +448,7 @@ func TestPrice(t *testing.T) {
 	price := "/v1/manufacturers/103/jobs/338167/price"
 	t.Run("prices beyond the callout limit wait their turn", func(t *testing.T) {
 		const limit, n = 2, 5
-		tn := newTenant(t, func(c *config.Config) { c.MaxConcurrentCallouts = limit })
+		tn := newTenant(t, func(c *config.Config) { c.MaxConcurrentCallouts, c.MaxCalloutsPerManufacturer = limit, limit })
 		tn.hook("pricing", nil)
 		export, job, _ := tn.storeSeed()
 		// Prices of one job would share a callout: each caller prices its own.
