@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -94,5 +95,28 @@ func (c *contract) check(t *testing.T, req *http.Request, reqBody []byte, r *res
 	}
 	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
 		t.Errorf("%s %s: the response does not match the OpenAPI document: %v\n%.2000s", req.Method, req.URL.Path, err, r.body)
+	}
+}
+
+// TestOpenAPIDocument checks the served document: it needs no token, is a
+// valid OpenAPI document (loadContract), and asks every route but the
+// operational ones for the bearer token.
+func TestOpenAPIDocument(t *testing.T) {
+	a := newAPI(t)
+	doc := a.contract.doc
+	scheme := doc.Components.SecuritySchemes["bearer"]
+	if scheme == nil || scheme.Value.Type != "http" || scheme.Value.Scheme != "bearer" {
+		t.Fatalf("security scheme bearer = %+v, want http bearer", scheme)
+	}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			open := op.Security != nil && len(*op.Security) == 0
+			if want := !strings.HasPrefix(path, "/v1/manufacturers/"); open != want {
+				t.Errorf("%s %s: needs no token = %v, want %v", method, path, open, want)
+			}
+		}
+	}
+	if len(doc.Security) != 1 || doc.Security[0]["bearer"] == nil {
+		t.Errorf("the document's default security is %v, want bearer", doc.Security)
 	}
 }
