@@ -95,7 +95,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 	w.Write(b.Bytes())
 }
 
-// tenantView returns the page's manufacturer.
+// view starts the view of a page of the client's manufacturer.
 func (cl *client) view(s *session, title, nav string) *view {
 	return &view{Session: s, Tenant: &tenantView{ID: cl.m, Name: cl.name}, Title: title, Nav: nav}
 }
