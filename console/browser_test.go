@@ -117,9 +117,15 @@ func submit(t *testing.T, ctx context.Context, sel, want string) {
 	)
 }
 
-// screenshot saves the whole page at 1280 and 375 px wide.
+// screenshot saves the whole page at 1280 and 375 px wide, after checking
+// that a screen reader can name every control of the page.
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
+	unlabelled := eval[[]string](t, ctx, `[...document.querySelectorAll("input:not([type=hidden]), select, textarea")]
+		.filter(e => e.labels.length === 0 && !e.getAttribute("aria-label")).map(e => e.name)`)
+	if len(unlabelled) > 0 {
+		t.Errorf("the %s page has controls without a label: %q", name, unlabelled)
+	}
 	dir := t.TempDir()
 	if *updateScreenshots {
 		dir = filepath.Join("..", "docs", "screenshots")
@@ -175,6 +181,11 @@ func TestBrowser(t *testing.T) {
 		}
 		if got := eval[string](t, me, `document.querySelector("[data-breaker=pricing]").textContent`); got != "closed" {
 			t.Errorf("pricing breaker %q, want closed", got)
+		}
+		// A keyboard user's first Tab reaches the link past the header.
+		do(t, me, chromedp.KeyEvent("\t"))
+		if got := eval[string](t, me, `document.activeElement.textContent`); got != "Skip to content" {
+			t.Errorf("the first Tab focuses %q, want the skip link", got)
 		}
 		// The session cookie is not for scripts.
 		if got := eval[string](t, me, `document.cookie`); got != "" {
