@@ -7,6 +7,12 @@
 // token of the session's manufacturer. So the console applies the very
 // services, validation and permission rules of the API, and shows its
 // problems (a 422's fields beside their inputs).
+//
+// A page is a handler registered in New (wrapped in tenant for a
+// manufacturer's pages, which checks the session and gives it a client of
+// the API), a template in templates/ named in pageNames, and, for a section
+// of its own, a link in layout.html's nav. The event pages (SPEC §12) are
+// added so once the events API lands.
 package console
 
 import (
