@@ -80,7 +80,10 @@ func (p *pacedReader) readAll() ([]byte, error) {
 		if errors.Is(err, io.EOF) {
 			// The connection's deadline is the server's again. After a
 			// failure it stays: the connection is closed after the answer.
-			return p.buf, p.rc.SetReadDeadline(time.Time{})
+			if err := p.rc.SetReadDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
+				return nil, err
+			}
+			return p.buf, nil
 		}
 		if err != nil {
 			return nil, err

@@ -70,8 +70,10 @@ type Options struct {
 	Submitter Submitter
 	Pricer    Pricer
 	Tester    Tester
-	Verifier  *auth.Verifier
-	Policy    callout.URLPolicy
+	// ConsoleLinks issues console sign-in links; nil answers 404.
+	ConsoleLinks ConsoleLinks
+	Verifier     *auth.Verifier
+	Policy       callout.URLPolicy
 	// MaxBodyBytes bounds inbound bodies; larger ones get 413.
 	MaxBodyBytes int64
 	// BodyGrace and BodyMinRate pace inbound bodies: one may take BodyGrace
@@ -101,6 +103,7 @@ type Server struct {
 	submit  Submitter
 	price   Pricer
 	tester  Tester
+	links   ConsoleLinks
 	verify  *auth.Verifier
 	policy  callout.URLPolicy
 	maxBody int64
@@ -111,6 +114,7 @@ type Server struct {
 	bodies          *semaphore.Weighted
 	maxInflightBody int64
 	slots           *slots
+	openapi         []byte // the OpenAPI document, JSON
 	log             *slog.Logger
 	metrics         Metrics
 	now             func() time.Time
@@ -124,6 +128,7 @@ func New(o Options) *Server {
 		submit:      o.Submitter,
 		price:       o.Pricer,
 		tester:      o.Tester,
+		links:       o.ConsoleLinks,
 		verify:      o.Verifier,
 		policy:      o.Policy,
 		maxBody:     o.MaxBodyBytes,
@@ -149,6 +154,11 @@ func New(o Options) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	doc, err := openAPIJSON()
+	if err != nil {
+		panic(err) // the embedded document is checked by the tests
+	}
+	s.openapi = doc
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
@@ -157,6 +167,7 @@ func New(o Options) *Server {
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	e.GET(OpenAPIPath, s.openAPI)
 	if o.Gatherer != nil {
 		e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})))
 	}
@@ -169,6 +180,7 @@ func New(o Options) *Server {
 	}
 	route(http.MethodPut, "", s.putManufacturer, auth.RolePlatform)
 	route(http.MethodGet, "", s.getManufacturer, auth.RolePlatform, auth.RoleAdmin)
+	route(http.MethodPost, "/console-links", s.createConsoleLink, auth.RolePlatform)
 
 	route(http.MethodPut, "/webhooks/:kind", s.putWebhook, auth.RoleAdmin)
 	route(http.MethodPatch, "/webhooks/:kind", s.patchWebhook, auth.RoleAdmin)

@@ -33,6 +33,8 @@ type api struct {
 	mfr      *fakemanufacturer.Server
 	srv      *server.Server
 	logs     *buffertest.Buffer
+	// contract checks every exchange of call against the OpenAPI document.
+	contract *contract
 }
 
 // maxRequestBytes is the inbound body limit of the test API, small enough to
@@ -76,6 +78,7 @@ func newAPI(t *testing.T, configure ...func(*config.Config)) *api {
 		srv.Close()
 	})
 	a.t, a.url, a.secret, a.mfr, a.srv, a.logs = t, hs.URL, secrets.JWTSecret, mfr, srv, logs
+	a.contract = loadContract(t, a)
 	return a
 }
 
@@ -151,21 +154,25 @@ func (r *response) json(t *testing.T) map[string]any {
 }
 
 // call sends a request with a bearer token ("" for none) and a JSON body
-// (nil for none; []byte and string are sent as they are).
+// (nil for none; []byte and string are sent as they are). It checks the
+// request and the response against the OpenAPI document.
 func (a *api) call(method, path, token string, body any, header ...string) *response {
 	a.t.Helper()
-	var rd io.Reader
+	var data []byte
 	switch b := body.(type) {
 	case nil:
 	case []byte:
-		rd = bytes.NewReader(b)
+		data = b
 	case string:
-		rd = strings.NewReader(b)
+		data = []byte(b)
 	default:
-		data, err := json.Marshal(b)
-		if err != nil {
+		var err error
+		if data, err = json.Marshal(b); err != nil {
 			a.t.Fatal(err)
 		}
+	}
+	var rd io.Reader
+	if body != nil {
 		rd = bytes.NewReader(data)
 	}
 	req, err := http.NewRequest(method, a.url+path, rd)
@@ -186,11 +193,13 @@ func (a *api) call(method, path, token string, body any, header ...string) *resp
 		a.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
+	got, err := io.ReadAll(resp.Body)
 	if err != nil {
 		a.t.Fatal(err)
 	}
-	return &response{status: resp.StatusCode, header: resp.Header, body: data}
+	r := &response{status: resp.StatusCode, header: resp.Header, body: got}
+	a.contract.check(a.t, req, data, r)
+	return r
 }
 
 // as is a client acting with one token.

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/callout/callout/auth"
 	"github.com/callout/callout/auth0"
 	"github.com/callout/callout/config"
+	"github.com/callout/callout/console"
 	"github.com/callout/callout/dispatch"
 	"github.com/callout/callout/gateway"
 	"github.com/callout/callout/metrics"
@@ -48,6 +50,8 @@ var (
 	_ gateway.Pricer    = (*pricing.Service)(nil)
 	_ gateway.Tester    = (*probe.Service)(nil)
 	_ gateway.Metrics   = (*metrics.Metrics)(nil)
+	_ console.Store     = (*store.Store)(nil)
+	_ console.Breakers  = (*webhook.Client)(nil)
 )
 
 // Server is Callout wired together: the store, the outbound client and the API.
@@ -75,7 +79,19 @@ type Server struct {
 type pruner interface {
 	PruneDeliveries(ctx context.Context, before time.Time, batch int) (int64, error)
 	PruneIdempotency(ctx context.Context, before time.Time) (int64, error)
+	PruneConsole(ctx context.Context, before time.Time) (int64, error)
 }
+
+// Option changes how New wires Callout.
+type Option func(*options)
+
+type options struct {
+	now func() time.Time
+}
+
+// WithClock sets the clock the console judges its links and sessions by
+// (tests move it to expire them).
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
 var _ pruner = (*store.Store)(nil)
 
@@ -94,7 +110,11 @@ func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 
 // New opens the store and wires every part. version names Callout to
 // manufacturers in the User-Agent header.
-func New(ctx context.Context, cfg *config.Config, secrets *config.Secrets, log *slog.Logger, version string) (*Server, error) {
+func New(ctx context.Context, cfg *config.Config, secrets *config.Secrets, log *slog.Logger, version string, opts ...Option) (*Server, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if err := auth.CheckSecret(secrets.JWTSecret); err != nil {
 		return nil, fmt.Errorf("CALLOUT_JWT_SECRET: %w", err)
 	}
@@ -154,6 +174,7 @@ func New(ctx context.Context, cfg *config.Config, secrets *config.Secrets, log *
 	}
 	newID := func() string { return uuid.Must(uuid.NewV7()).String() }
 	d := dispatch.New(client, newID, cfg.MaxPayloadBytes)
+	links := console.NewLinks(st, o.now)
 
 	api := gateway.New(gateway.Options{
 		Store: st,
@@ -163,6 +184,7 @@ func New(ctx context.Context, cfg *config.Config, secrets *config.Secrets, log *
 		}),
 		Pricer:                     pricing.New(pricing.Options{Store: st, Caller: d}),
 		Tester:                     probe.New(st, d, newID),
+		ConsoleLinks:               links,
 		Verifier:                   auth.NewVerifier(secrets.JWTSecret, time.Now),
 		Policy:                     policy.URLPolicy(),
 		MaxBodyBytes:               cfg.MaxRequestBytes,
@@ -175,8 +197,21 @@ func New(ctx context.Context, cfg *config.Config, secrets *config.Secrets, log *
 		Metrics:                    m,
 		Gatherer:                   apiGatherer,
 	})
+	cons, err := console.New(console.Options{
+		Links: links,
+		API:   api,
+		Mint: func(role auth.Role, m string) (string, error) {
+			return auth.Mint(secrets.JWTSecret, role, m, time.Minute, time.Now())
+		},
+		Breakers: client,
+		Logger:   log,
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	closed, stop := context.WithCancel(context.Background())
-	return &Server{version: version, cfg: cfg, log: log, store: st, tokens: tokens, handler: api, metrics: metricsHandler,
+	return &Server{version: version, cfg: cfg, log: log, store: st, tokens: tokens, handler: withConsole(api, cons), metrics: metricsHandler,
 		pruner: st, closed: closed, stop: stop}, nil
 }
 
@@ -228,6 +263,9 @@ func (a *Server) prune(ctx context.Context) {
 		if _, err := a.pruner.PruneIdempotency(ctx, now.Add(-callout.IdempotencyWindow)); err != nil {
 			a.log.Error("pruning idempotency keys", "error", err)
 		}
+		if _, err := a.pruner.PruneConsole(ctx, now); err != nil {
+			a.log.Error("pruning console links and sessions", "error", err)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -256,7 +294,22 @@ func (a *Server) ServeMetrics(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// Handler is the HTTP API.
+// withConsole serves the console under /console/ and the API elsewhere. It
+// is no http.ServeMux, which would clean and redirect the API's paths.
+func withConsole(api, cons http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/console":
+			http.Redirect(w, r, "/console/", http.StatusMovedPermanently)
+		case strings.HasPrefix(r.URL.Path, "/console/"):
+			cons.ServeHTTP(w, r)
+		default:
+			api.ServeHTTP(w, r)
+		}
+	})
+}
+
+// Handler is the HTTP API and the console.
 func (a *Server) Handler() http.Handler { return a.handler }
 
 // Store is the server's store.

@@ -237,6 +237,9 @@ func testStore(t *testing.T, open opener) {
 		{"DeliveryPages", testDeliveryPages},
 		{"PruneDeliveries", testPruneDeliveries},
 		{"ConcurrentWritesFailAlone", testConcurrentWritesFailAlone},
+		{"ConsoleLinks", testConsoleLinks},
+		{"ConsoleSessions", testConsoleSessions},
+		{"PruneConsole", testPruneConsole},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })

@@ -102,18 +102,18 @@ func migrate(ctx context.Context, args, environ []string, stdout io.Writer) erro
 	return nil
 }
 
-// noSealer is the Sealer of migrate, which reads and writes no webhook
-// secret, so that migrating needs no secret key.
+// noSealer is the Sealer of migrate and console-link, which read and write
+// no webhook secret, so that they need no secret key.
 type noSealer struct{}
 
 var _ store.Sealer = noSealer{}
 
 func (noSealer) Seal(_, _ []byte) ([]byte, error) {
-	return nil, errors.New("callout migrate seals no secrets")
+	return nil, errors.New("this command seals no secrets")
 }
 
 func (noSealer) Open(_, _ []byte) ([]byte, error) {
-	return nil, errors.New("callout migrate opens no secrets")
+	return nil, errors.New("this command opens no secrets")
 }
 
 // token mints an API token signed with the JWT secret the server of the

@@ -39,6 +39,7 @@ Commands:
   serve     run the gateway (--dev for development: private networks, plain http, generated secrets)
   migrate   apply the database schema and exit (needs no secrets)
   token     mint an API token: callout token --role admin --manufacturer 103 --ttl 1h
+  console-link  print a one-time console sign-in link: callout console-link --manufacturer 103 (or --platform)
   demo      walk one pricing and one submission through Callout and a sample manufacturer;
             --serve-manufacturer serves that sample manufacturer for the README's walk-through
   version   print the version
@@ -60,6 +61,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return migrate(ctx, rest, environ, stdout)
 	case "token":
 		return token(rest, environ, stdout)
+	case "console-link":
+		return consoleLink(ctx, rest, environ, stdout)
 	case "demo":
 		return demo(ctx, rest, stdout)
 	case "version", "--version":
