@@ -405,3 +405,31 @@ var BuiltinEventTypes = []EventType{
 		Description: "A test event sent by POST /v1/manufacturers/{m}/endpoints/{e}/test.",
 		Example:     json.RawMessage(`{"message":"This is a test event from Callout."}`)},
 }
+
+// PublishResult is the answer to a publish.
+type PublishResult struct {
+	Event    Event
+	Messages int
+	// Duplicate says the event was published before, with the same id or
+	// Idempotency-Key: nothing was published again.
+	Duplicate bool
+}
+
+// EventFilter selects events; zero fields select all.
+type EventFilter struct {
+	ManufacturerID string
+	Type           string
+	Since, Until   time.Time
+	Limit          int
+	Cursor         string
+}
+
+// AttemptFilter selects the attempts of one endpoint.
+type AttemptFilter struct {
+	ManufacturerID string
+	EndpointID     string
+	// Outcome selects attempts of one outcome; "" all.
+	Outcome string
+	Limit   int
+	Cursor  string
+}

@@ -20,7 +20,7 @@ import (
 // Store is what publishing and delivery read and write; *store.Store is
 // one.
 type Store interface {
-	PublishEvent(ctx context.Context, ev *callout.Event, idempotencyKey string) (*store.PublishResult, error)
+	PublishEvent(ctx context.Context, ev *callout.Event, idempotencyKey string) (*callout.PublishResult, error)
 	GetMessageDelivery(ctx context.Context, k callout.MessageKey) (*store.MessageDelivery, error)
 	RecordAttempt(ctx context.Context, r *store.AttemptRecord) (disabled bool, err error)
 	GetEndpoint(ctx context.Context, manufacturerID, id string) (*callout.Endpoint, error)
@@ -118,7 +118,7 @@ type Publication struct {
 // Publish validates and publishes an event: a bad type name or id, or data
 // that is not a JSON object, is validation_failed; data over the limit is
 // payload_too_large. Nothing is written then.
-func (s *Service) Publish(ctx context.Context, p Publication) (*store.PublishResult, error) {
+func (s *Service) Publish(ctx context.Context, p Publication) (*callout.PublishResult, error) {
 	var fe callout.FieldErrors
 	if !callout.ValidEventType(p.Event) {
 		fe.Add("event", "must be 1 to 100 of the characters A-Z a-z 0-9 . _ : -")

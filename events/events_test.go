@@ -93,7 +93,7 @@ func (e *env) endpoint(id, url string, change func(ep *callout.Endpoint)) *callo
 	return ep
 }
 
-func (e *env) publish(typ, data string) *store.PublishResult {
+func (e *env) publish(typ, data string) *callout.PublishResult {
 	e.t.Helper()
 	res, err := e.svc.Publish(e.ctx, Publication{ManufacturerID: "103", Event: typ, Data: json.RawMessage(data)})
 	if err != nil {
@@ -258,7 +258,7 @@ func TestFormatsSignedByteForByte(t *testing.T) {
 			t.Errorf("formats received: %v", seen)
 		}
 		for _, f := range []string{"envelope", "flat", "data"} {
-			atts, _, err := e.store.ListAttempts(e.ctx, store.AttemptFilter{ManufacturerID: "103", EndpointID: f})
+			atts, _, err := e.store.ListAttempts(e.ctx, callout.AttemptFilter{ManufacturerID: "103", EndpointID: f})
 			if err != nil || len(atts) != 1 {
 				t.Fatalf("attempts of %s = %v, %v", f, atts, err)
 			}
@@ -540,7 +540,7 @@ func TestPublishValidation(t *testing.T) {
 			t.Errorf("%s: code %q (%v), want %q", tt.name, got, err, tt.code)
 		}
 	}
-	evs, _, _ := e.store.ListEvents(e.ctx, store.EventFilter{ManufacturerID: "103"})
+	evs, _, _ := e.store.ListEvents(e.ctx, callout.EventFilter{ManufacturerID: "103"})
 	if len(evs) != 0 || len(e.keys) != 0 {
 		t.Errorf("bad input left %d events and %d messages", len(evs), len(e.keys))
 	}

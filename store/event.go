@@ -28,15 +28,6 @@ func (s *Store) SetEnqueuer(e Enqueuer) { s.enqueuer = e }
 // DB returns the database, for the queue that shares it.
 func (s *Store) DB() *sql.DB { return s.db }
 
-// PublishResult is the answer to a publish.
-type PublishResult struct {
-	Event    callout.Event
-	Messages int
-	// Duplicate says the event was published before, with the same id or
-	// Idempotency-Key: nothing was published again.
-	Duplicate bool
-}
-
 func notFoundEvent(manufacturerID, id string) error {
 	return callout.NotFound(fmt.Sprintf("event %s of manufacturer %s", id, manufacturerID))
 }
@@ -46,8 +37,8 @@ func notFoundEvent(manufacturerID, id string) error {
 // transaction. ev.ID "" gets a new id; ev.Timestamp is set. An event of the
 // same id, or of the same idempotencyKey within 24 hours, is returned as it
 // was first published, with Duplicate set, and nothing is written.
-func (s *Store) PublishEvent(ctx context.Context, ev *callout.Event, idempotencyKey string) (*PublishResult, error) {
-	var res *PublishResult
+func (s *Store) PublishEvent(ctx context.Context, ev *callout.Event, idempotencyKey string) (*callout.PublishResult, error) {
+	var res *callout.PublishResult
 	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
 		res, err = s.publishTx(ctx, tx, ev, idempotencyKey)
 		return err
@@ -61,7 +52,7 @@ func (s *Store) PublishEvent(ctx context.Context, ev *callout.Event, idempotency
 	return res, nil
 }
 
-func (s *Store) publishTx(ctx context.Context, tx *sql.Tx, ev *callout.Event, idempotencyKey string) (*PublishResult, error) {
+func (s *Store) publishTx(ctx context.Context, tx *sql.Tx, ev *callout.Event, idempotencyKey string) (*callout.PublishResult, error) {
 	now := s.now()
 	if prev, err := s.previousEvent(ctx, tx, ev, idempotencyKey, now); err != nil || prev != nil {
 		return prev, err
@@ -88,12 +79,12 @@ func (s *Store) publishTx(ctx context.Context, tx *sql.Tx, ev *callout.Event, id
 	if err := s.pendMessages(ctx, tx, keys, now, false); err != nil {
 		return nil, err
 	}
-	return &PublishResult{Event: *ev, Messages: len(keys)}, nil
+	return &callout.PublishResult{Event: *ev, Messages: len(keys)}, nil
 }
 
 // previousEvent returns the earlier publish of ev's id, or of
 // idempotencyKey within the idempotency window, or nil.
-func (s *Store) previousEvent(ctx context.Context, tx *sql.Tx, ev *callout.Event, key string, now time.Time) (*PublishResult, error) {
+func (s *Store) previousEvent(ctx context.Context, tx *sql.Tx, ev *callout.Event, key string, now time.Time) (*callout.PublishResult, error) {
 	var (
 		row  *sql.Row
 		cols = `id, type, data, messages, created_at FROM events`
@@ -107,7 +98,7 @@ func (s *Store) previousEvent(ctx context.Context, tx *sql.Tx, ev *callout.Event
 	default:
 		return nil, nil
 	}
-	res := &PublishResult{Duplicate: true, Event: callout.Event{ManufacturerID: ev.ManufacturerID}}
+	res := &callout.PublishResult{Duplicate: true, Event: callout.Event{ManufacturerID: ev.ManufacturerID}}
 	var created int64
 	var data []byte
 	err := row.Scan(&res.Event.ID, &res.Event.Type, &data, &res.Messages, &created)
@@ -305,18 +296,9 @@ func (s *Store) RecordAttempt(ctx context.Context, r *AttemptRecord) (disabled b
 	return disabled, nil
 }
 
-// EventFilter selects events; zero fields select all.
-type EventFilter struct {
-	ManufacturerID string
-	Type           string
-	Since, Until   time.Time
-	Limit          int
-	Cursor         string
-}
-
 // ListEvents returns a page of events, newest first, and the cursor of the
 // next page ("" on the last).
-func (s *Store) ListEvents(ctx context.Context, f EventFilter) ([]*callout.Event, string, error) {
+func (s *Store) ListEvents(ctx context.Context, f callout.EventFilter) ([]*callout.Event, string, error) {
 	limit := pageLimit(f.Limit)
 	var b strings.Builder
 	b.WriteString(`SELECT id, type, data, created_at FROM events WHERE manufacturer_id = ?`)
@@ -431,19 +413,9 @@ func (s *Store) GetEvent(ctx context.Context, manufacturerID, id string) (*callo
 	return ev, msgs, nil
 }
 
-// AttemptFilter selects the attempts of one endpoint.
-type AttemptFilter struct {
-	ManufacturerID string
-	EndpointID     string
-	// Outcome selects attempts of one outcome; "" all.
-	Outcome string
-	Limit   int
-	Cursor  string
-}
-
 // ListAttempts returns a page of an endpoint's attempts, newest first, and
 // the cursor of the next page.
-func (s *Store) ListAttempts(ctx context.Context, f AttemptFilter) ([]*callout.Attempt, string, error) {
+func (s *Store) ListAttempts(ctx context.Context, f callout.AttemptFilter) ([]*callout.Attempt, string, error) {
 	limit := pageLimit(f.Limit)
 	var b strings.Builder
 	b.WriteString(`SELECT id, event_id, number, started_at, duration_ms, http_status, outcome, detail,

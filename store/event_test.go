@@ -94,7 +94,7 @@ func (e *env) endpoint(t *testing.T, ep *callout.Endpoint) *callout.Endpoint {
 	return ep
 }
 
-func (e *env) publish(t *testing.T, m, typ, data string) *PublishResult {
+func (e *env) publish(t *testing.T, m, typ, data string) *callout.PublishResult {
 	t.Helper()
 	res, err := e.PublishEvent(e.ctx, &callout.Event{ManufacturerID: m, Type: typ, Data: []byte(data)}, "")
 	if err != nil {
@@ -262,7 +262,7 @@ func testPublishIdempotent(t *testing.T, open opener) {
 	if n := len(rec.take()); n != 3 {
 		t.Errorf("enqueued %d messages, want 3 (duplicates enqueue nothing)", n)
 	}
-	evs, _, _ := e.ListEvents(e.ctx, EventFilter{ManufacturerID: "103"})
+	evs, _, _ := e.ListEvents(e.ctx, callout.EventFilter{ManufacturerID: "103"})
 	if len(evs) != 3 {
 		t.Errorf("%d events in the log, want 3", len(evs))
 	}
@@ -385,11 +385,11 @@ func testRecordAttempt(t *testing.T, open opener) {
 	if d.Message.Status != callout.MessageSucceeded || d.Message.Attempts != 2 || d.Message.LastOutcome != callout.AttemptSucceeded {
 		t.Errorf("message = %+v", d.Message)
 	}
-	atts, next, err := e.ListAttempts(e.ctx, AttemptFilter{ManufacturerID: "103", EndpointID: "ep1"})
+	atts, next, err := e.ListAttempts(e.ctx, callout.AttemptFilter{ManufacturerID: "103", EndpointID: "ep1"})
 	if err != nil || len(atts) != 2 || next != "" || atts[0].Number != 2 || atts[1].RequestHeaders["Authorization"] != "[redacted]" || string(atts[1].ResponseBody) != "oops" {
 		t.Errorf("ListAttempts = %+v, %q, %v", atts, next, err)
 	}
-	atts, _, _ = e.ListAttempts(e.ctx, AttemptFilter{ManufacturerID: "103", EndpointID: "ep1", Outcome: callout.AttemptHTTPError, Limit: 1})
+	atts, _, _ = e.ListAttempts(e.ctx, callout.AttemptFilter{ManufacturerID: "103", EndpointID: "ep1", Outcome: callout.AttemptHTTPError, Limit: 1})
 	if len(atts) != 1 || atts[0].Number != 1 {
 		t.Errorf("ListAttempts(outcome) = %+v", atts)
 	}
@@ -489,7 +489,7 @@ func testEventPages(t *testing.T, open opener) {
 	var got []string
 	cursor := ""
 	for {
-		page, next, err := e.ListEvents(e.ctx, EventFilter{ManufacturerID: "103", Limit: 2, Cursor: cursor})
+		page, next, err := e.ListEvents(e.ctx, callout.EventFilter{ManufacturerID: "103", Limit: 2, Cursor: cursor})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -504,15 +504,15 @@ func testEventPages(t *testing.T, open opener) {
 	if want := []string{ids[4], ids[3], ids[2], ids[1], ids[0]}; !cmp.Equal(got, want) {
 		t.Errorf("pages = %v, want %v", got, want)
 	}
-	page, _, _ := e.ListEvents(e.ctx, EventFilter{ManufacturerID: "103", Type: "b"})
+	page, _, _ := e.ListEvents(e.ctx, callout.EventFilter{ManufacturerID: "103", Type: "b"})
 	if len(page) != 2 {
 		t.Errorf("type filter gave %d events, want 2", len(page))
 	}
-	page, _, _ = e.ListEvents(e.ctx, EventFilter{ManufacturerID: "103", Since: start.Add(time.Second), Until: start.Add(3 * time.Second)})
+	page, _, _ = e.ListEvents(e.ctx, callout.EventFilter{ManufacturerID: "103", Since: start.Add(time.Second), Until: start.Add(3 * time.Second)})
 	if len(page) != 2 || page[0].ID != ids[2] {
 		t.Errorf("time window gave %v", page)
 	}
-	_, _, err := e.ListEvents(e.ctx, EventFilter{ManufacturerID: "103", Cursor: "!!"})
+	_, _, err := e.ListEvents(e.ctx, callout.EventFilter{ManufacturerID: "103", Cursor: "!!"})
 	wantCode(t, err, callout.ECodeInvalid)
 }
 
@@ -547,7 +547,7 @@ func testPruneEvents(t *testing.T, open opener) {
 	if err != nil || n != 10 {
 		t.Fatalf("PruneEvents = %d, %v; want 10 (5 attempts, 5 events)", n, err)
 	}
-	evs, _, _ := e.ListEvents(e.ctx, EventFilter{ManufacturerID: "103"})
+	evs, _, _ := e.ListEvents(e.ctx, callout.EventFilter{ManufacturerID: "103"})
 	if len(evs) != 1 || evs[0].ID != kept.Event.ID {
 		t.Errorf("events left = %v", evs)
 	}
