@@ -125,8 +125,6 @@ func (w *worker) Work(ctx context.Context, job *river.Job[messageArgs]) error {
 	return river.JobSnooze(after)
 }
 
-func (w *worker) Timeout(*river.Job[messageArgs]) time.Duration { return jobTimeout }
-
 func (w *worker) NextRetry(*river.Job[messageArgs]) time.Time { return time.Now().Add(errorRetry) }
 
 // New applies River's migrations to the store's database and builds the
@@ -138,12 +136,15 @@ func New(ctx context.Context, o Options) (*Queue, error) {
 	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &worker{d: o.Deliverer})
+	lease := cmp.Or(o.Lease, DefaultLease)
 	config := func(poll time.Duration) *river.Config {
 		c := &river.Config{
-			Workers:              workers,
-			Logger:               log,
-			JobTimeout:           jobTimeout,
-			RescueStuckJobsAfter: cmp.Or(o.Lease, DefaultLease),
+			Workers: workers,
+			Logger:  log,
+			// River wants a run's timeout within the lease; a lease
+			// shorter than the default (tests, --dev) cuts runs short.
+			JobTimeout:           min(jobTimeout, lease-time.Second),
+			RescueStuckJobsAfter: lease,
 			FetchPollInterval:    cmp.Or(o.PollInterval, poll),
 			FetchCooldown:        5 * time.Millisecond,
 			MaxAttempts:          maxAttempts,

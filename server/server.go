@@ -22,10 +22,12 @@ import (
 	"github.com/callout/callout/auth0"
 	"github.com/callout/callout/config"
 	"github.com/callout/callout/dispatch"
+	"github.com/callout/callout/events"
 	"github.com/callout/callout/gateway"
 	"github.com/callout/callout/metrics"
 	"github.com/callout/callout/pricing"
 	"github.com/callout/callout/probe"
+	"github.com/callout/callout/queue"
 	"github.com/callout/callout/requestid"
 	"github.com/callout/callout/secret"
 	"github.com/callout/callout/store"
@@ -46,6 +48,15 @@ var (
 	_ gateway.Pricer    = (*pricing.Service)(nil)
 	_ gateway.Tester    = (*probe.Service)(nil)
 	_ gateway.Metrics   = (*metrics.Metrics)(nil)
+
+	_ events.Store       = (*store.Store)(nil)
+	_ events.Caller      = (*webhook.Client)(nil)
+	_ events.Metrics     = (*metrics.Events)(nil)
+	_ queue.Deliverer    = (*events.Service)(nil)
+	_ gateway.Events     = (*events.Service)(nil)
+	_ gateway.EventStore = (*store.Store)(nil)
+	_ store.Enqueuer     = (*queue.Queue)(nil)
+	_ metrics.Backlogs   = (*store.Store)(nil)
 )
 
 // Server is Callout wired together: the store, the outbound client and the API.
@@ -64,12 +75,16 @@ type Server struct {
 	closed  context.Context
 	stop    context.CancelFunc
 	pruning sync.WaitGroup
+
+	// queue delivers event messages; Serve starts it and stops it last.
+	queue *queue.Queue
 }
 
 // pruner deletes what the retention rules let go.
 type pruner interface {
 	PruneDeliveries(ctx context.Context, before time.Time, batch int) (int64, error)
 	PruneIdempotency(ctx context.Context, before time.Time) (int64, error)
+	PruneEvents(ctx context.Context, before time.Time, batch int) (int64, error)
 }
 
 var _ pruner = (*store.Store)(nil)
@@ -131,6 +146,18 @@ func New(ctx context.Context, cfg *config.Config, secrets *config.Secrets, log *
 	newID := func() string { return uuid.Must(uuid.NewV7()).String() }
 	d := dispatch.New(client, newID, cfg.MaxPayloadBytes)
 
+	ev := events.New(events.Options{
+		Store: st, Caller: client, MaxDataBytes: int(cfg.Events.MaxDataBytes), DisableAfter: cfg.Events.DisableAfter,
+		MaxInflightPerEndpoint: cfg.Events.MaxInflightPerEndpoint, Metrics: metrics.NewEvents(reg, st, time.Now),
+	})
+	q, err := queue.New(ctx, queue.Options{Store: st, URL: cfg.DatabaseURL, Deliverer: ev,
+		Workers: cfg.Events.Workers, Lease: cfg.Events.Lease, Logger: log})
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("starting the event queue: %w", err)
+	}
+	st.SetEnqueuer(q)
+
 	api := gateway.New(gateway.Options{
 		Store: st,
 		Submitter: submission.New(submission.Options{
@@ -149,10 +176,12 @@ func New(ctx context.Context, cfg *config.Config, secrets *config.Secrets, log *
 		Logger:                     log,
 		Metrics:                    m,
 		Gatherer:                   reg,
+		Events:                     ev,
+		EventStore:                 st,
 	})
 	closed, stop := context.WithCancel(context.Background())
 	return &Server{version: version, cfg: cfg, log: log, store: st, tokens: tokens, handler: api,
-		pruner: st, closed: closed, stop: stop}, nil
+		pruner: st, closed: closed, stop: stop, queue: q}, nil
 }
 
 // Serve answers on ln until ctx ends, then lets in-flight requests (and so
@@ -171,6 +200,12 @@ func (a *Server) Serve(ctx context.Context, ln net.Listener) error {
 		defer cancel()
 		a.prune(pctx)
 	})
+	if err := a.StartEvents(ctx); err != nil {
+		return err
+	}
+	// Stopped after the HTTP server, so that events published by requests
+	// still in flight are worked, and within the shutdown timeout.
+	defer a.stopQueue(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	a.log.Info("callout serving", "addr", ln.Addr().String(), "version", a.version, "database", a.store.Dialect())
@@ -203,11 +238,30 @@ func (a *Server) prune(ctx context.Context) {
 		if _, err := a.pruner.PruneIdempotency(ctx, now.Add(-callout.IdempotencyWindow)); err != nil {
 			a.log.Error("pruning idempotency keys", "error", err)
 		}
+		if n, err := a.pruner.PruneEvents(ctx, now.Add(-a.cfg.Events.Retention), store.DefaultPruneBatch); err != nil {
+			a.log.Error("pruning events", "error", err)
+		} else if n > 0 {
+			a.log.Info("pruned events", "count", n)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// StartEvents starts delivering event messages; Serve calls it. Close
+// stops it.
+func (a *Server) StartEvents(ctx context.Context) error { return a.queue.Start(ctx) }
+
+// stopQueue lets the event attempts under way finish within the shutdown
+// timeout; those cut off are taken over after the lease.
+func (a *Server) stopQueue(ctx context.Context) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := a.queue.Stop(sctx); err != nil {
+		a.log.Error("stopping the event queue", "error", err)
 	}
 }
 
@@ -217,11 +271,13 @@ func (a *Server) Handler() http.Handler { return a.handler }
 // Store is the server's store.
 func (a *Server) Store() *store.Store { return a.store }
 
-// Close stops the retention pruner and waits for it, then releases the store
-// and the token cache.
+// Close stops the retention pruner and waits for it, stops the event queue,
+// then releases the store and the token cache.
 func (a *Server) Close() error {
 	a.stop()
 	a.pruning.Wait()
+	// Stopped already when Serve ran; otherwise this closes its pool.
+	a.stopQueue(context.Background())
 	if a.tokens != nil {
 		a.tokens.Close()
 	}

@@ -645,3 +645,34 @@ func (s *Store) PruneEvents(ctx context.Context, before time.Time, batch int) (i
 	}
 	return total, nil
 }
+
+// Backlog is how many messages of one endpoint are pending, and since when
+// the oldest due one has waited.
+type Backlog struct {
+	ManufacturerID, EndpointID string
+	Pending                    int
+	OldestDue                  *time.Time
+}
+
+// Backlogs returns the backlog of every endpoint with pending messages.
+func (s *Store) Backlogs(ctx context.Context) ([]Backlog, error) {
+	rows, err := s.query(ctx, s.db, `SELECT manufacturer_id, endpoint_id, COUNT(*),
+			MIN(CASE WHEN next_attempt_at <= ? THEN next_attempt_at END)
+		FROM event_messages WHERE status = ? GROUP BY manufacturer_id, endpoint_id`,
+		micros(s.now()), string(callout.MessagePending))
+	if err != nil {
+		return nil, fmt.Errorf("reading backlogs: %w", err)
+	}
+	defer rows.Close()
+	var out []Backlog
+	for rows.Next() {
+		var b Backlog
+		var oldest sql.NullInt64
+		if err := rows.Scan(&b.ManufacturerID, &b.EndpointID, &b.Pending, &oldest); err != nil {
+			return nil, fmt.Errorf("reading backlogs: %w", err)
+		}
+		b.OldestDue = nullMicros(oldest)
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
