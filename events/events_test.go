@@ -21,6 +21,7 @@ import (
 	"github.com/callout/callout"
 	"github.com/callout/callout/internal/clocktest"
 	"github.com/callout/callout/internal/storetest"
+	"github.com/callout/callout/queue"
 	"github.com/callout/callout/store"
 	"github.com/callout/callout/webhook"
 )
@@ -568,4 +569,78 @@ func TestPing(t *testing.T) {
 	if callout.ErrorCode(err) != callout.ECodeNotFound {
 		t.Errorf("Test(unknown) = %v, want not_found", err)
 	}
+}
+
+// TestIsolation: one manufacturer's endpoint hangs for its whole timeout on
+// every attempt while another's answers at once; the healthy one's events
+// arrive promptly, through the real queue, on each store.
+func TestIsolation(t *testing.T) {
+	forEachStore(t, func(t *testing.T, dialect string) {
+		ctx := context.Background()
+		s := storetest.Open(t, dialect, store.Options{})
+		svc := New(Options{Store: s.Store, Caller: webhook.New(webhook.Options{
+			Policy: webhook.Policy{AllowPrivateNetworks: true, AllowInsecureHTTP: true}})})
+		q, err := queue.New(ctx, queue.Options{Store: s.Store, URL: s.URL, Deliverer: svc, Workers: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.SetEnqueuer(q)
+		if err := q.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			q.Stop(sctx)
+		})
+		release := make(chan struct{})
+		hanging := newReceiver(t, func(w http.ResponseWriter, r *http.Request) bool {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return true
+		})
+		t.Cleanup(func() { close(release) })
+		arrived := make(chan time.Time, 100)
+		healthy := newReceiver(t, func(w http.ResponseWriter, r *http.Request) bool {
+			arrived <- time.Now()
+			return false
+		})
+		for m, url := range map[string]string{"dead": hanging.URL, "live": healthy.URL} {
+			if _, _, err := s.PutManufacturer(ctx, m, m); err != nil {
+				t.Fatal(err)
+			}
+			ep := &callout.Endpoint{ManufacturerID: m, ID: "ep", URL: url, Enabled: true, TimeoutMS: 5000}
+			ep.SetDefaults()
+			if err := s.PutEndpoint(ctx, ep); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range 50 {
+			if _, err := svc.Publish(ctx, Publication{ManufacturerID: "dead", Event: "a", Data: json.RawMessage(`{}`)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var worst time.Duration
+		for range 20 {
+			published := time.Now()
+			if _, err := svc.Publish(ctx, Publication{ManufacturerID: "live", Event: "a", Data: json.RawMessage(`{}`)}); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case at := <-arrived:
+				worst = max(worst, at.Sub(published))
+			case <-time.After(5 * time.Second):
+				t.Fatal("a healthy manufacturer's event did not arrive within 5 s while another's endpoint hangs")
+			}
+		}
+		t.Logf("%s: slowest healthy delivery %s while the other endpoint hangs", dialect, worst)
+		if worst > time.Second {
+			t.Errorf("slowest healthy delivery took %s, want at most 1 s", worst)
+		}
+		if n := len(hanging.requests()); n > DefaultMaxInflightPerEndpoint {
+			t.Errorf("the hanging endpoint got %d requests at once, want at most %d", n, DefaultMaxInflightPerEndpoint)
+		}
+	})
 }
