@@ -12,6 +12,7 @@ import (
 
 	"github.com/callout/callout/auth"
 	"github.com/callout/callout/config"
+	"github.com/callout/callout/queue"
 	"github.com/callout/callout/secret"
 	"github.com/callout/callout/server"
 	"github.com/callout/callout/store"
@@ -80,6 +81,12 @@ func migrate(ctx context.Context, args, environ []string, stdout io.Writer) erro
 		return fmt.Errorf("migrating: %w", err)
 	}
 	defer st.Close()
+	// The queue's own tables: New applies River's migrations.
+	q, err := queue.New(ctx, queue.Options{Store: st, URL: cfg.DatabaseURL})
+	if err != nil {
+		return fmt.Errorf("migrating: %w", err)
+	}
+	q.Stop(ctx)
 	fmt.Fprintf(stdout, "callout: %s schema is up to date\n", st.Dialect())
 	return nil
 }
