@@ -43,9 +43,11 @@ const (
 	// that one process makes at once: a hanging endpoint holds at most that
 	// many workers, whatever its backlog.
 	DefaultMaxInflightPerEndpoint = 4
-	// busyWait is how long a message waits when its endpoint is at its
-	// in-flight cap.
-	busyWait = 50 * time.Millisecond
+	// busyWait is how long a message first waits when its endpoint is at
+	// its in-flight cap; each further wait doubles, up to maxBusyWait, so
+	// that the backlog of a hanging endpoint is not fetched again and again.
+	busyWait    = 50 * time.Millisecond
+	maxBusyWait = 30 * time.Second
 	// minBreakerWait is the least wait for an open breaker.
 	minBreakerWait = time.Second
 )
@@ -173,7 +175,7 @@ func randomID() string {
 // done when the message needs no more runs, or else the wait before the
 // next. Waiting for the endpoint's in-flight cap, rate limit or open
 // breaker uses up no attempt.
-func (s *Service) Deliver(ctx context.Context, k callout.MessageKey) (done bool, after time.Duration, err error) {
+func (s *Service) Deliver(ctx context.Context, k callout.MessageKey, waits int) (done bool, after time.Duration, err error) {
 	d, err := s.store.GetMessageDelivery(ctx, k)
 	if callout.ErrorCode(err) == callout.ECodeNotFound {
 		return true, 0, nil // pruned, or its endpoint removed
@@ -190,7 +192,7 @@ func (s *Service) Deliver(ctx context.Context, k callout.MessageKey) (done bool,
 	}
 	key := endpointKey{k.ManufacturerID, k.EndpointID}
 	if !s.acquire(key) {
-		return false, busyWait, nil
+		return false, backoff(waits - d.Message.Attempts), nil
 	}
 	defer s.release(key)
 	if wait := s.limit(key, ep.RateLimitPerSecond); wait > 0 {
@@ -231,6 +233,14 @@ func (s *Service) Deliver(ctx context.Context, k callout.MessageKey) (done bool,
 		return false, wait, nil
 	}
 	return true, 0, nil
+}
+
+// backoff is the wait of a message that waited n times before: busyWait,
+// doubled each time, at most maxBusyWait. (The job's waits count the waits
+// for the next attempt too, one per attempt made: the caller takes those
+// off.)
+func backoff(n int) time.Duration {
+	return min(busyWait<<min(max(n, 0), 10), maxBusyWait)
 }
 
 // acquire takes one of the endpoint's in-flight slots, or reports false

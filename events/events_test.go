@@ -116,7 +116,7 @@ func (e *env) key() callout.MessageKey {
 
 func (e *env) deliver(k callout.MessageKey) (bool, time.Duration) {
 	e.t.Helper()
-	done, after, err := e.svc.Deliver(e.ctx, k)
+	done, after, err := e.svc.Deliver(e.ctx, k, 0)
 	if err != nil {
 		e.t.Fatalf("Deliver: %v", err)
 	}
@@ -501,7 +501,7 @@ func TestInflightCap(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 2 {
 		k := e.key()
-		wg.Go(func() { e.svc.Deliver(e.ctx, k) })
+		wg.Go(func() { e.svc.Deliver(e.ctx, k, 0) })
 	}
 	<-arrived
 	<-arrived
@@ -509,6 +509,12 @@ func TestInflightCap(t *testing.T) {
 	done, after := e.deliver(k)
 	if done || after != busyWait || e.message(k).Attempts != 0 {
 		t.Errorf("beyond the cap: done %v, wait %s; want a short wait and no attempt", done, after)
+	}
+	// A message kept waiting backs off.
+	for waits, want := range map[int]time.Duration{1: 2 * busyWait, 3: 8 * busyWait, 40: maxBusyWait} {
+		if _, after, _ := e.svc.Deliver(e.ctx, k, waits); after != want {
+			t.Errorf("after %d waits: wait %s, want %s", waits, after, want)
+		}
 	}
 	close(release)
 	wg.Wait()

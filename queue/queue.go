@@ -16,6 +16,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -36,10 +37,12 @@ import (
 
 // Deliverer makes one attempt of a message. It returns done when the
 // message needs no further run (delivered, failed for good, cancelled,
-// gone), or else how long to wait before the next run. An error is a local
-// failure (the database): the run is repeated shortly.
+// gone), or else how long to wait before the next run. waits is how many
+// runs of the message's job ended in a wait so far, so that a message kept
+// waiting for its endpoint backs off. An error is a local failure (the
+// database): the run is repeated shortly.
 type Deliverer interface {
-	Deliver(ctx context.Context, k callout.MessageKey) (done bool, after time.Duration, err error)
+	Deliver(ctx context.Context, k callout.MessageKey, waits int) (done bool, after time.Duration, err error)
 }
 
 // Defaults.
@@ -115,7 +118,11 @@ type worker struct {
 }
 
 func (w *worker) Work(ctx context.Context, job *river.Job[messageArgs]) error {
-	done, after, err := w.d.Deliver(ctx, job.Args.MessageKey)
+	var meta struct {
+		Snoozes int `json:"snoozes"`
+	}
+	_ = json.Unmarshal(job.Metadata, &meta) // River's own; absent before the first snooze
+	done, after, err := w.d.Deliver(ctx, job.Args.MessageKey, meta.Snoozes)
 	switch {
 	case err != nil:
 		return err

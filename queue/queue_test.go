@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -17,13 +18,15 @@ type runs struct {
 	snoozes int
 	mu      sync.Mutex
 	count   map[callout.MessageKey]int
+	waits   []int // as each run was told
 	ran     chan callout.MessageKey
 }
 
-func (r *runs) Deliver(_ context.Context, k callout.MessageKey) (bool, time.Duration, error) {
+func (r *runs) Deliver(_ context.Context, k callout.MessageKey, waits int) (bool, time.Duration, error) {
 	r.mu.Lock()
 	r.count[k]++
 	n := r.count[k]
+	r.waits = append(r.waits, waits)
 	r.mu.Unlock()
 	r.ran <- k
 	return n > r.snoozes, 10 * time.Millisecond, nil
@@ -93,6 +96,11 @@ func TestPublishedMessagesAreWorked(t *testing.T) {
 					t.Fatalf("runs after 20 s: %v, want %v", got, want)
 				}
 			}
+			d.mu.Lock()
+			if got := fmt.Sprint(d.waits); got != "[0 0 1 1 2 2]" {
+				t.Errorf("runs were told of %s earlier waits, want [0 0 1 1 2 2]", got)
+			}
+			d.mu.Unlock()
 			t.Logf("%s: first run %s after the publish, 6 runs (2 messages, 2 snoozes each) in %s", dialect, first, time.Since(began))
 			select {
 			case k := <-d.ran:
