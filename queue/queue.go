@@ -59,6 +59,9 @@ const (
 	// maxAttempts is River's own limit, never reached: our schedule ends a
 	// message by returning done, and snoozes do not count as River attempts.
 	maxAttempts = 10_000
+	// fetchCooldown is the least time between two fetches of a worker, and
+	// between two notifications of new jobs.
+	fetchCooldown = 5 * time.Millisecond
 	// errorRetry is the wait after a local failure.
 	errorRetry = 5 * time.Second
 )
@@ -153,7 +156,7 @@ func New(ctx context.Context, o Options) (*Queue, error) {
 			JobTimeout:           min(jobTimeout, lease-time.Second),
 			RescueStuckJobsAfter: lease,
 			FetchPollInterval:    cmp.Or(o.PollInterval, poll),
-			FetchCooldown:        5 * time.Millisecond,
+			FetchCooldown:        fetchCooldown,
 			MaxAttempts:          maxAttempts,
 			// Kept briefly: the messages table is the record.
 			CompletedJobRetentionPeriod: time.Hour,
@@ -177,7 +180,10 @@ func New(ctx context.Context, o Options) (*Queue, error) {
 		q.insert, q.work = c, c
 		return q, nil
 	}
-	inserter, err := river.NewClient(riverdatabasesql.New(db), &river.Config{Workers: workers, Logger: log, MaxAttempts: maxAttempts})
+	// The inserter's FetchCooldown also spaces its insert notifications:
+	// River's default, 100 ms, would let a job wait that long for a worker.
+	inserter, err := river.NewClient(riverdatabasesql.New(db), &river.Config{Workers: workers, Logger: log,
+		MaxAttempts: maxAttempts, FetchCooldown: fetchCooldown})
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
