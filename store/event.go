@@ -61,15 +61,9 @@ func (s *Store) publishTx(ctx context.Context, tx *sql.Tx, ev *callout.Event, id
 		ev.ID = "evt_" + strings.ReplaceAll(uuid.NewString(), "-", "")
 	}
 	ev.Timestamp = fromMicros(micros(now))
-	eps, err := s.listEndpoints(ctx, tx, ev.ManufacturerID)
+	keys, err := s.subscribers(ctx, tx, ev)
 	if err != nil {
 		return nil, err
-	}
-	var keys []callout.MessageKey
-	for _, e := range eps {
-		if e.Enabled && e.Wants(ev.Type) {
-			keys = append(keys, callout.MessageKey{ManufacturerID: ev.ManufacturerID, EventID: ev.ID, EndpointID: e.ID})
-		}
 	}
 	if _, err := s.exec(ctx, tx, `INSERT INTO events (manufacturer_id, id, type, data, idempotency_key, messages, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -80,6 +74,33 @@ func (s *Store) publishTx(ctx context.Context, tx *sql.Tx, ev *callout.Event, id
 		return nil, err
 	}
 	return &callout.PublishResult{Event: *ev, Messages: len(keys)}, nil
+}
+
+// subscribers returns the keys of ev's messages: one per enabled endpoint
+// of its manufacturer that wants its type. Only the filters are read: the
+// endpoints' secrets stay sealed.
+func (s *Store) subscribers(ctx context.Context, tx *sql.Tx, ev *callout.Event) ([]callout.MessageKey, error) {
+	rows, err := s.query(ctx, tx, `SELECT id, events FROM endpoints WHERE manufacturer_id = ? AND enabled = ?
+		ORDER BY created_at, id`, ev.ManufacturerID, true)
+	if err != nil {
+		return nil, fmt.Errorf("reading the endpoints: %w", err)
+	}
+	defer rows.Close()
+	var keys []callout.MessageKey
+	for rows.Next() {
+		e := callout.Endpoint{}
+		var filters string
+		if err := rows.Scan(&e.ID, &filters); err != nil {
+			return nil, fmt.Errorf("reading the endpoints: %w", err)
+		}
+		if err := json.Unmarshal([]byte(filters), &e.Events); err != nil {
+			return nil, fmt.Errorf("endpoint %s: decoding its event filters: %w", e.ID, err)
+		}
+		if e.Wants(ev.Type) {
+			keys = append(keys, callout.MessageKey{ManufacturerID: ev.ManufacturerID, EventID: ev.ID, EndpointID: e.ID})
+		}
+	}
+	return keys, rows.Err()
 }
 
 // previousEvent returns the earlier publish of ev's id, or of
