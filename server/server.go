@@ -200,7 +200,9 @@ func (a *Server) Serve(ctx context.Context, ln net.Listener) error {
 		defer cancel()
 		a.prune(pctx)
 	})
-	if err := a.StartEvents(ctx); err != nil {
+	// Not cancelled with ctx: River would cancel the attempts under way;
+	// stopQueue lets them finish.
+	if err := a.StartEvents(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
 	// Stopped after the HTTP server, so that events published by requests
