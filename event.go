@@ -149,21 +149,7 @@ func (e *Endpoint) Validate(p URLPolicy) error {
 			fe.Add("events["+strconv.Itoa(i)+"]", "must be an event type name, a prefix ending in .* or *")
 		}
 	}
-	switch e.Auth.Type {
-	case AuthNone:
-	case AuthBearer:
-		checkSecret(&fe, "auth.bearer_token", e.Auth.BearerToken)
-	case AuthAuth0:
-		a := e.Auth.Auth0
-		checkTenant(&fe, a.TenantDomain, p)
-		checkSecret(&fe, "auth.auth0.client_id", a.ClientID)
-		checkSecret(&fe, "auth.auth0.client_secret", a.ClientSecret)
-		if len(a.Audience) > maxSecretLength || hasControl(a.Audience) {
-			fe.Add("auth.auth0.audience", "must be at most %d characters without control characters", maxSecretLength)
-		}
-	default:
-		fe.Add("auth.type", "must be none, bearer or auth0")
-	}
+	checkAuth(&fe, e.Auth, p)
 	if e.SigningSecret != "" && !ValidSigningSecret(e.SigningSecret) {
 		fe.Add("signing_secret", "must be whsec_ followed by the base64 of 24 to 64 random bytes")
 	}

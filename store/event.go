@@ -632,9 +632,6 @@ func (s *Store) ListEventTypes(ctx context.Context) ([]*callout.EventType, error
 // than before, batch rows per statement, and returns how many rows it
 // deleted.
 func (s *Store) PruneEvents(ctx context.Context, before time.Time, batch int) (int64, error) {
-	if batch <= 0 {
-		batch = DefaultPruneBatch
-	}
 	var total int64
 	for _, q := range []string{
 		`DELETE FROM event_attempts WHERE (manufacturer_id, id) IN (
@@ -642,26 +639,10 @@ func (s *Store) PruneEvents(ctx context.Context, before time.Time, batch int) (i
 		`DELETE FROM events WHERE (manufacturer_id, id) IN (
 			SELECT manufacturer_id, id FROM events WHERE created_at < ? LIMIT ?)`,
 	} {
-		for {
-			var res sql.Result
-			err := s.writeDB(ctx, func(ctx context.Context, qr querier) (err error) {
-				res, err = s.exec(ctx, qr, q, micros(before), batch)
-				return err
-			})
-			if err != nil {
-				return total, fmt.Errorf("pruning events: %w", err)
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return total, fmt.Errorf("pruning events: %w", err)
-			}
-			total += n
-			if n < int64(batch) {
-				break
-			}
-			if err := ctx.Err(); err != nil {
-				return total, fmt.Errorf("pruning events: %w", err)
-			}
+		n, err := s.pruneBatches(ctx, q, before, batch)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("pruning events: %w", err)
 		}
 	}
 	return total, nil
