@@ -152,21 +152,7 @@ func (w *Webhook) Validate(p URLPolicy) error {
 	if w.Enabled || w.URL != "" {
 		checkURL(&fe, "url", w.URL, p)
 	}
-	switch w.Auth.Type {
-	case AuthNone:
-	case AuthBearer:
-		checkSecret(&fe, "auth.bearer_token", w.Auth.BearerToken)
-	case AuthAuth0:
-		a := w.Auth0()
-		checkTenant(&fe, a.TenantDomain, p)
-		checkSecret(&fe, "auth.auth0.client_id", a.ClientID)
-		checkSecret(&fe, "auth.auth0.client_secret", a.ClientSecret)
-		if len(a.Audience) > maxSecretLength || hasControl(a.Audience) {
-			fe.Add("auth.auth0.audience", "must be at most %d characters without control characters", maxSecretLength)
-		}
-	default:
-		fe.Add("auth.type", "must be none, bearer or auth0")
-	}
+	checkAuth(&fe, w.Auth, p)
 	switch w.ExportFormat {
 	case ExportJSON, ExportXML, ExportCSV:
 	default:
@@ -200,6 +186,26 @@ func (w *Webhook) Validate(p URLPolicy) error {
 		fe.Add("cache_seconds", "must be 0 for submission")
 	}
 	return fe.Err()
+}
+
+// checkAuth checks the credentials of the auth type, as webhooks and event
+// endpoints have them.
+func checkAuth(fe *FieldErrors, auth Auth, p URLPolicy) {
+	switch auth.Type {
+	case AuthNone:
+	case AuthBearer:
+		checkSecret(fe, "auth.bearer_token", auth.BearerToken)
+	case AuthAuth0:
+		a := auth.Auth0
+		checkTenant(fe, a.TenantDomain, p)
+		checkSecret(fe, "auth.auth0.client_id", a.ClientID)
+		checkSecret(fe, "auth.auth0.client_secret", a.ClientSecret)
+		if len(a.Audience) > maxSecretLength || hasControl(a.Audience) {
+			fe.Add("auth.auth0.audience", "must be at most %d characters without control characters", maxSecretLength)
+		}
+	default:
+		fe.Add("auth.type", "must be none, bearer or auth0")
+	}
 }
 
 // Auth0 returns the Auth0 settings.

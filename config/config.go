@@ -108,7 +108,42 @@ type Config struct {
 	LogFormat string
 	// DB tunes the database connection pool; zero leaves the store's default.
 	DB DB
+	// Events tunes event delivery.
+	Events Events
 }
+
+// Events holds the settings of event delivery (CALLOUT_EVENTS_*, YAML
+// events:).
+type Events struct {
+	// MaxDataBytes bounds an event's data; larger is 413
+	// (CALLOUT_EVENTS_MAX_DATA_BYTES).
+	MaxDataBytes int64
+	// Retention is how long events, messages and attempts are kept
+	// (CALLOUT_EVENTS_RETENTION).
+	Retention time.Duration
+	// DisableAfter is how long an endpoint's every attempt may fail before
+	// it is disabled (CALLOUT_EVENTS_DISABLE_AFTER).
+	DisableAfter time.Duration
+	// Workers is how many messages one process attempts at once
+	// (CALLOUT_EVENTS_WORKERS).
+	Workers int
+	// MaxInflightPerEndpoint bounds the attempts to one endpoint one
+	// process makes at once (CALLOUT_EVENTS_MAX_INFLIGHT_PER_ENDPOINT).
+	MaxInflightPerEndpoint int
+	// Lease is how long an attempt may run before another process may take
+	// its message over (CALLOUT_EVENTS_LEASE).
+	Lease time.Duration
+}
+
+// Event delivery defaults.
+const (
+	DefaultEventWorkers             = 100
+	DefaultEventInflightPerEndpoint = 4
+	// DefaultEventLease and MinEventLease outlast the longest endpoint
+	// timeout, so that a message is taken over only when its process died.
+	DefaultEventLease = callout.MaxEndpointTimeoutMS*time.Millisecond + 15*time.Second
+	MinEventLease     = callout.MaxEndpointTimeoutMS*time.Millisecond + 5*time.Second
+)
 
 // DB holds the connection pool settings (CALLOUT_DB_*, YAML db:).
 type DB struct {
@@ -188,6 +223,9 @@ func (c *Config) Validate() error {
 		{"CALLOUT_DELIVERY_RETENTION", c.DeliveryRetention},
 		{"CALLOUT_SHUTDOWN_TIMEOUT", c.ShutdownTimeout},
 		{"CALLOUT_SUBMISSION_LEASE", c.SubmissionLease},
+		{"CALLOUT_EVENTS_RETENTION", c.Events.Retention},
+		{"CALLOUT_EVENTS_DISABLE_AFTER", c.Events.DisableAfter},
+		{"CALLOUT_EVENTS_LEASE", c.Events.Lease},
 	} {
 		if d.d <= 0 {
 			bad(d.env, "must be a positive duration, got %s", d.d)
@@ -197,6 +235,16 @@ func (c *Config) Validate() error {
 	if c.SubmissionLease > 0 && c.SubmissionLease < MinSubmissionLease && !c.Dev {
 		bad("CALLOUT_SUBMISSION_LEASE", "%s is shorter than the longest webhook timeout (%s) plus a margin: want at least %s (shorter only with --dev)",
 			c.SubmissionLease, callout.MaxTimeoutMS*time.Millisecond, MinSubmissionLease)
+	}
+	if c.Events.Lease > 0 && c.Events.Lease < MinEventLease && !c.Dev {
+		bad("CALLOUT_EVENTS_LEASE", "%s is shorter than the longest endpoint timeout (%s) plus a margin: want at least %s (shorter only with --dev)",
+			c.Events.Lease, callout.MaxEndpointTimeoutMS*time.Millisecond, MinEventLease)
+	}
+	if c.Events.MaxDataBytes <= 0 {
+		bad("CALLOUT_EVENTS_MAX_DATA_BYTES", "must be a positive number of bytes, got %d", c.Events.MaxDataBytes)
+	}
+	if c.Events.Workers <= 0 || c.Events.MaxInflightPerEndpoint <= 0 {
+		bad("CALLOUT_EVENTS_WORKERS", "and CALLOUT_EVENTS_MAX_INFLIGHT_PER_ENDPOINT must be positive numbers")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -121,6 +121,8 @@ func TestLoadEverySetting(t *testing.T) {
 		LogLevel:                   "debug",
 		LogFormat:                  "text",
 		DB:                         DB{MaxOpenConns: 20, MaxIdleConns: 5, ConnMaxLifetime: 30 * time.Minute},
+		Events: Events{MaxDataBytes: 2 << 20, Retention: 240 * time.Hour, DisableAfter: 72 * time.Hour,
+			Workers: 50, MaxInflightPerEndpoint: 8, Lease: 2 * time.Minute},
 	}
 
 	t.Run("yaml", func(t *testing.T) {
@@ -156,6 +158,12 @@ func TestLoadEverySetting(t *testing.T) {
 			"CALLOUT_DB_MAX_OPEN_CONNS=20",
 			"CALLOUT_DB_MAX_IDLE_CONNS=5",
 			"CALLOUT_DB_CONN_MAX_LIFETIME=30m",
+			"CALLOUT_EVENTS_MAX_DATA_BYTES=2MiB",
+			"CALLOUT_EVENTS_RETENTION=240h",
+			"CALLOUT_EVENTS_DISABLE_AFTER=72h",
+			"CALLOUT_EVENTS_WORKERS=50",
+			"CALLOUT_EVENTS_MAX_INFLIGHT_PER_ENDPOINT=8",
+			"CALLOUT_EVENTS_LEASE=2m",
 		})
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("(-want +got):\n%s", diff)

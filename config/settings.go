@@ -102,10 +102,16 @@ var settings = []setting{
 	{key: "db.max_open_conns", value: field(func(c *Config) *int { return &c.DB.MaxOpenConns }, 0, parseCount)},
 	{key: "db.max_idle_conns", value: field(func(c *Config) *int { return &c.DB.MaxIdleConns }, 0, parseCount)},
 	{key: "db.conn_max_lifetime", value: field(func(c *Config) *time.Duration { return &c.DB.ConnMaxLifetime }, 0, parseDuration)},
+	{key: "events.max_data_bytes", value: field(func(c *Config) *int64 { return &c.Events.MaxDataBytes }, callout.DefaultMaxEventDataBytes, parseSize)},
+	{key: "events.retention", value: field(func(c *Config) *time.Duration { return &c.Events.Retention }, callout.DefaultEventRetention, parseDuration)},
+	{key: "events.disable_after", value: field(func(c *Config) *time.Duration { return &c.Events.DisableAfter }, callout.DefaultEndpointDisableAfter, parseDuration)},
+	{key: "events.workers", value: field(func(c *Config) *int { return &c.Events.Workers }, DefaultEventWorkers, parseCount)},
+	{key: "events.max_inflight_per_endpoint", value: field(func(c *Config) *int { return &c.Events.MaxInflightPerEndpoint }, DefaultEventInflightPerEndpoint, parseCount)},
+	{key: "events.lease", value: field(func(c *Config) *time.Duration { return &c.Events.Lease }, DefaultEventLease, parseDuration)},
 }
 
 // groups are the YAML keys that only nest other keys.
-var groups = []string{"db"}
+var groups = []string{"db", "events"}
 
 // parseString reads a string; YAML numbers and booleans are refused rather
 // than converted, since they are most likely a misplaced line.

@@ -94,6 +94,11 @@ type Options struct {
 	Metrics                    Metrics             // nil for none
 	Gatherer                   prometheus.Gatherer // served on /metrics; nil for none
 	Now                        func() time.Time
+
+	// Events and EventStore serve the event routes (SPEC §12); without
+	// Events they are not registered.
+	Events     Events
+	EventStore EventStore
 }
 
 // Server is the HTTP API.
@@ -118,6 +123,9 @@ type Server struct {
 	log             *slog.Logger
 	metrics         Metrics
 	now             func() time.Time
+
+	events     Events
+	eventStore EventStore
 }
 
 // New returns a Server with every route registered.
@@ -137,6 +145,8 @@ func New(o Options) *Server {
 		log:         o.Logger,
 		metrics:     o.Metrics,
 		now:         o.Now,
+		events:      o.Events,
+		eventStore:  o.EventStore,
 	}
 	s.maxInflightBody = cmp.Or(o.MaxInflightBodyBytes, callout.DefaultMaxInflightBodyBytes)
 	s.bodies = semaphore.NewWeighted(s.maxInflightBody)
@@ -197,6 +207,7 @@ func New(o Options) *Server {
 	route(http.MethodGet, "/jobs/:j", s.getJob, auth.RoleApp, auth.RoleAdmin)
 	route(http.MethodPost, "/jobs/:j/submit", s.submitJob, auth.RoleApp)
 	route(http.MethodPost, "/jobs/:j/price", s.priceJob, auth.RoleApp)
+	s.eventRoutes(route)
 	return s
 }
 

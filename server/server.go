@@ -26,10 +26,12 @@ import (
 	"github.com/callout/callout/config"
 	"github.com/callout/callout/console"
 	"github.com/callout/callout/dispatch"
+	"github.com/callout/callout/events"
 	"github.com/callout/callout/gateway"
 	"github.com/callout/callout/metrics"
 	"github.com/callout/callout/pricing"
 	"github.com/callout/callout/probe"
+	"github.com/callout/callout/queue"
 	"github.com/callout/callout/requestid"
 	"github.com/callout/callout/secret"
 	"github.com/callout/callout/store"
@@ -52,6 +54,15 @@ var (
 	_ gateway.Metrics   = (*metrics.Metrics)(nil)
 	_ console.Store     = (*store.Store)(nil)
 	_ console.Breakers  = (*webhook.Client)(nil)
+
+	_ events.Store       = (*store.Store)(nil)
+	_ events.Caller      = (*webhook.Client)(nil)
+	_ events.Metrics     = (*metrics.Events)(nil)
+	_ queue.Deliverer    = (*events.Service)(nil)
+	_ gateway.Events     = (*events.Service)(nil)
+	_ gateway.EventStore = (*store.Store)(nil)
+	_ store.Enqueuer     = (*queue.Queue)(nil)
+	_ metrics.Backlogs   = (*store.Store)(nil)
 )
 
 // Server is Callout wired together: the store, the outbound client and the API.
@@ -73,6 +84,9 @@ type Server struct {
 	closed  context.Context
 	stop    context.CancelFunc
 	pruning sync.WaitGroup
+
+	// queue delivers event messages; Serve starts it and stops it last.
+	queue *queue.Queue
 }
 
 // pruner deletes what the retention rules let go.
@@ -80,6 +94,7 @@ type pruner interface {
 	PruneDeliveries(ctx context.Context, before time.Time, batch int) (int64, error)
 	PruneIdempotency(ctx context.Context, before time.Time) (int64, error)
 	PruneConsole(ctx context.Context, before time.Time) (int64, error)
+	PruneEvents(ctx context.Context, before time.Time, batch int) (int64, error)
 }
 
 // Option changes how New wires Callout.
@@ -176,6 +191,18 @@ func New(ctx context.Context, cfg *config.Config, secrets *config.Secrets, log *
 	d := dispatch.New(client, newID, cfg.MaxPayloadBytes)
 	links := console.NewLinks(st, o.now)
 
+	ev := events.New(events.Options{
+		Store: st, Caller: client, MaxDataBytes: int(cfg.Events.MaxDataBytes), DisableAfter: cfg.Events.DisableAfter,
+		MaxInflightPerEndpoint: cfg.Events.MaxInflightPerEndpoint, Metrics: metrics.NewEvents(reg, st, time.Now),
+	})
+	q, err := queue.New(ctx, queue.Options{Store: st, URL: cfg.DatabaseURL, Deliverer: ev,
+		Workers: cfg.Events.Workers, Lease: cfg.Events.Lease, Logger: log})
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("starting the event queue: %w", err)
+	}
+	st.SetEnqueuer(q)
+
 	api := gateway.New(gateway.Options{
 		Store: st,
 		Submitter: submission.New(submission.Options{
@@ -196,6 +223,8 @@ func New(ctx context.Context, cfg *config.Config, secrets *config.Secrets, log *
 		Logger:                     log,
 		Metrics:                    m,
 		Gatherer:                   apiGatherer,
+		Events:                     ev,
+		EventStore:                 st,
 	})
 	cons, err := console.New(console.Options{
 		Links: links,
@@ -212,7 +241,7 @@ func New(ctx context.Context, cfg *config.Config, secrets *config.Secrets, log *
 	}
 	closed, stop := context.WithCancel(context.Background())
 	return &Server{version: version, cfg: cfg, log: log, store: st, tokens: tokens, handler: withConsole(api, cons), metrics: metricsHandler,
-		pruner: st, closed: closed, stop: stop}, nil
+		pruner: st, closed: closed, stop: stop, queue: q}, nil
 }
 
 // Serve answers on ln until ctx ends, then lets in-flight requests (and so
@@ -231,6 +260,14 @@ func (a *Server) Serve(ctx context.Context, ln net.Listener) error {
 		defer cancel()
 		a.prune(pctx)
 	})
+	// Not cancelled with ctx: River would cancel the attempts under way;
+	// stopQueue lets them finish.
+	if err := a.StartEvents(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	// Stopped after the HTTP server, so that events published by requests
+	// still in flight are worked, and within the shutdown timeout.
+	defer a.stopQueue(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	a.log.Info("callout serving", "addr", ln.Addr().String(), "version", a.version, "database", a.store.Dialect())
@@ -265,6 +302,11 @@ func (a *Server) prune(ctx context.Context) {
 		}
 		if _, err := a.pruner.PruneConsole(ctx, now); err != nil {
 			a.log.Error("pruning console links and sessions", "error", err)
+		}
+		if n, err := a.pruner.PruneEvents(ctx, now.Add(-a.cfg.Events.Retention), store.DefaultPruneBatch); err != nil {
+			a.log.Error("pruning events", "error", err)
+		} else if n > 0 {
+			a.log.Info("pruned events", "count", n)
 		}
 		select {
 		case <-ctx.Done():
@@ -309,17 +351,33 @@ func withConsole(api, cons http.Handler) http.Handler {
 	})
 }
 
+// StartEvents starts delivering event messages; Serve calls it. Close
+// stops it.
+func (a *Server) StartEvents(ctx context.Context) error { return a.queue.Start(ctx) }
+
+// stopQueue lets the event attempts under way finish within the shutdown
+// timeout; those cut off are taken over after the lease.
+func (a *Server) stopQueue(ctx context.Context) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := a.queue.Stop(sctx); err != nil {
+		a.log.Error("stopping the event queue", "error", err)
+	}
+}
+
 // Handler is the HTTP API and the console.
 func (a *Server) Handler() http.Handler { return a.handler }
 
 // Store is the server's store.
 func (a *Server) Store() *store.Store { return a.store }
 
-// Close stops the retention pruner and waits for it, then releases the store
-// and the token cache.
+// Close stops the retention pruner and waits for it, stops the event queue,
+// then releases the store and the token cache.
 func (a *Server) Close() error {
 	a.stop()
 	a.pruning.Wait()
+	// Stopped already when Serve ran; otherwise this closes its pool.
+	a.stopQueue(context.Background())
 	if a.tokens != nil {
 		a.tokens.Close()
 	}

@@ -198,6 +198,18 @@ func decodeCursor(c string) (started int64, id string, err error) {
 // rows per statement so that no statement holds its locks for long, and
 // returns how many it deleted.
 func (s *Store) PruneDeliveries(ctx context.Context, before time.Time, batch int) (int64, error) {
+	n, err := s.pruneBatches(ctx, `DELETE FROM deliveries WHERE (manufacturer_id, id) IN (
+		SELECT manufacturer_id, id FROM deliveries WHERE started_at < ? LIMIT ?)`, before, batch)
+	if err != nil {
+		return n, fmt.Errorf("pruning deliveries: %w", err)
+	}
+	return n, nil
+}
+
+// pruneBatches runs query, a DELETE of at most batch rows older than
+// before, until it deletes fewer than batch, and returns how many it
+// deleted.
+func (s *Store) pruneBatches(ctx context.Context, query string, before time.Time, batch int) (int64, error) {
 	if batch <= 0 {
 		batch = DefaultPruneBatch
 	}
@@ -205,23 +217,22 @@ func (s *Store) PruneDeliveries(ctx context.Context, before time.Time, batch int
 	for {
 		var res sql.Result
 		err := s.writeDB(ctx, func(ctx context.Context, q querier) (err error) {
-			res, err = s.exec(ctx, q, `DELETE FROM deliveries WHERE (manufacturer_id, id) IN (
-				SELECT manufacturer_id, id FROM deliveries WHERE started_at < ? LIMIT ?)`, micros(before), batch)
+			res, err = s.exec(ctx, q, query, micros(before), batch)
 			return err
 		})
 		if err != nil {
-			return total, fmt.Errorf("pruning deliveries: %w", err)
+			return total, err
 		}
 		n, err := res.RowsAffected()
 		if err != nil {
-			return total, fmt.Errorf("pruning deliveries: %w", err)
+			return total, err
 		}
 		total += n
 		if n < int64(batch) {
 			return total, nil
 		}
 		if err := ctx.Err(); err != nil {
-			return total, fmt.Errorf("pruning deliveries: %w", err)
+			return total, err
 		}
 	}
 }

@@ -110,6 +110,9 @@ type Store struct {
 	txQueue     chan *txRequest
 	stopCommits chan struct{}
 	commitsDone chan struct{}
+
+	// enqueuer schedules the delivery of event messages (see SetEnqueuer).
+	enqueuer Enqueuer
 }
 
 // Open opens the database o selects, checks that it answers, and applies

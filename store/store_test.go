@@ -240,6 +240,7 @@ func testStore(t *testing.T, open opener) {
 		{"ConsoleLinks", testConsoleLinks},
 		{"ConsoleSessions", testConsoleSessions},
 		{"PruneConsole", testPruneConsole},
+		{"Events", testEvents},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })

@@ -121,6 +121,9 @@ func (s *Store) FinishSubmission(ctx context.Context, r *callout.SubmissionResul
 			if err := s.acceptSubmission(ctx, tx, r, messages, now); err != nil {
 				return err
 			}
+			if err := s.publishSubmitted(ctx, tx, r); err != nil {
+				return err
+			}
 		} else if _, err := s.exec(ctx, tx, `UPDATE jobs SET claim_until = NULL WHERE manufacturer_id = ? AND id = ?`,
 			r.ManufacturerID, r.JobID); err != nil {
 			return fmt.Errorf("releasing the claim: %w", err)

@@ -34,6 +34,7 @@ type options struct {
 	cpuprofile  string
 	json        bool
 	logs        bool
+	events      bool
 }
 
 func parseFlags(args []string, out io.Writer) (options, error) {
@@ -49,6 +50,7 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of Callout's process, over the whole run, to this file")
 	fs.BoolVar(&o.json, "json", false, "print the results as JSON")
 	fs.BoolVar(&o.logs, "logs", false, "print Callout's warnings and errors on stderr (by default they are only counted)")
+	fs.BoolVar(&o.events, "events", false, "measure event publishing and delivery instead, on SQLite and on the PostgreSQL of CALLOUT_BENCH_DATABASE_URL or CALLOUT_TEST_DATABASE_URL")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -102,6 +104,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 }
 
 func measure(ctx context.Context, opts options, stdout, stderr io.Writer) error {
+	if opts.events {
+		return measureEvents(ctx, opts, stdout, stderr)
+	}
 	logs := &logCounter{}
 	var logw io.Writer = logs
 	if opts.logs {

@@ -263,6 +263,7 @@ type calloutServer struct {
 func calloutConfig(dir string) (*config.Config, *config.Secrets, error) {
 	cfg := config.Default()
 	cfg.Dev, cfg.DataDir, cfg.LogLevel = true, dir, "warn"
+	eventsDatabase(cfg)
 	cfg.ShutdownTimeout = 5 * time.Second
 	secrets, err := cfg.Prepare()
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/callout/callout"
 	"github.com/callout/callout/auth"
 	"github.com/callout/callout/config"
+	"github.com/callout/callout/queue"
 	"github.com/callout/callout/server"
 	"github.com/callout/callout/store"
 )
@@ -94,6 +95,12 @@ func migrate(ctx context.Context, args, environ []string, stdout io.Writer) erro
 		return fmt.Errorf("migrating: %w", err)
 	}
 	defer st.Close()
+	// The queue's own tables: New applies River's migrations.
+	q, err := queue.New(ctx, queue.Options{Store: st, URL: cfg.DatabaseURL})
+	if err != nil {
+		return fmt.Errorf("migrating the event queue: %w", err)
+	}
+	q.Stop(ctx)
 	if applied := st.Applied(); len(applied) > 0 {
 		fmt.Fprintf(stdout, "callout: %s schema migrated: applied %s\n", st.Dialect(), strings.Join(applied, ", "))
 	} else {

@@ -1,0 +1,100 @@
+-- Events (SPEC §12): endpoints (a manufacturer's subscriptions, secrets
+-- sealed), events (data kept byte for byte), one message per event and
+-- endpoint, the attempts of each message, and the platform's event types.
+-- River's own tables are created by River's migrations, applied at start
+-- beside these.
+
+-- +goose Up
+CREATE TABLE endpoints (
+    manufacturer_id       TEXT COLLATE "C" NOT NULL REFERENCES manufacturers (id) ON DELETE CASCADE,
+    id                    TEXT COLLATE "C" NOT NULL,
+    url                   TEXT    NOT NULL,
+    description           TEXT    NOT NULL,
+    events                TEXT    NOT NULL,
+    auth_type             TEXT    NOT NULL,
+    auth0_tenant_domain   TEXT    NOT NULL,
+    auth0_client_id       TEXT    NOT NULL,
+    auth0_audience        TEXT    NOT NULL,
+    format                TEXT    NOT NULL,
+    timeout_ms            INTEGER NOT NULL,
+    max_attempts          INTEGER NOT NULL,
+    rate_limit            INTEGER NOT NULL,
+    enabled               BOOLEAN NOT NULL,
+    disabled_reason       TEXT    NOT NULL,
+    failing_since         BIGINT,
+    -- Secrets, sealed with AES-256-GCM; NULL when not set.
+    bearer_token          BYTEA,
+    auth0_client_secret   BYTEA,
+    signing_secret        BYTEA,
+    created_at            BIGINT  NOT NULL,
+    updated_at            BIGINT  NOT NULL,
+    PRIMARY KEY (manufacturer_id, id)
+);
+
+CREATE TABLE events (
+    manufacturer_id TEXT COLLATE "C" NOT NULL REFERENCES manufacturers (id) ON DELETE CASCADE,
+    id              TEXT COLLATE "C" NOT NULL,
+    type            TEXT COLLATE "C" NOT NULL,
+    data            BYTEA   NOT NULL,
+    -- The Idempotency-Key it was published with, "" for none.
+    idempotency_key TEXT COLLATE "C" NOT NULL,
+    messages        INTEGER NOT NULL,
+    created_at      BIGINT  NOT NULL,
+    PRIMARY KEY (manufacturer_id, id)
+);
+
+-- Newest first, per manufacturer and per type; by key; and by age for pruning.
+CREATE INDEX events_list ON events (manufacturer_id, created_at DESC, id DESC);
+CREATE INDEX events_type ON events (manufacturer_id, type, created_at DESC, id DESC);
+CREATE INDEX events_key ON events (manufacturer_id, idempotency_key) WHERE idempotency_key <> '';
+CREATE INDEX events_created ON events (created_at);
+
+CREATE TABLE event_messages (
+    manufacturer_id TEXT COLLATE "C" NOT NULL,
+    event_id        TEXT COLLATE "C" NOT NULL,
+    endpoint_id     TEXT COLLATE "C" NOT NULL,
+    status          TEXT COLLATE "C" NOT NULL,
+    attempts        INTEGER NOT NULL,
+    next_attempt_at BIGINT,
+    last_status     INTEGER NOT NULL,
+    last_outcome    TEXT    NOT NULL,
+    created_at      BIGINT  NOT NULL,
+    updated_at      BIGINT  NOT NULL,
+    PRIMARY KEY (manufacturer_id, event_id, endpoint_id),
+    FOREIGN KEY (manufacturer_id, event_id) REFERENCES events (manufacturer_id, id) ON DELETE CASCADE
+);
+
+CREATE INDEX event_messages_endpoint ON event_messages (manufacturer_id, endpoint_id, status, created_at);
+
+CREATE TABLE event_attempts (
+    manufacturer_id TEXT COLLATE "C" NOT NULL,
+    id              TEXT COLLATE "C" NOT NULL,
+    endpoint_id     TEXT COLLATE "C" NOT NULL,
+    event_id        TEXT COLLATE "C" NOT NULL,
+    number          INTEGER NOT NULL,
+    started_at      BIGINT  NOT NULL,
+    duration_ms     DOUBLE PRECISION NOT NULL,
+    http_status     INTEGER NOT NULL,
+    outcome         TEXT COLLATE "C" NOT NULL,
+    detail          TEXT    NOT NULL,
+    request_headers TEXT    NOT NULL,
+    response_body   BYTEA,
+    PRIMARY KEY (manufacturer_id, id)
+);
+
+CREATE INDEX event_attempts_list ON event_attempts (manufacturer_id, endpoint_id, started_at DESC, id DESC);
+CREATE INDEX event_attempts_started ON event_attempts (started_at);
+
+CREATE TABLE event_types (
+    name        TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+    description TEXT   NOT NULL,
+    example     BYTEA,
+    updated_at  BIGINT NOT NULL
+);
+
+-- +goose Down
+DROP TABLE event_types;
+DROP TABLE event_attempts;
+DROP TABLE event_messages;
+DROP TABLE events;
+DROP TABLE endpoints;
