@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -601,7 +602,12 @@ func TestIsolation(t *testing.T) {
 			q.Stop(sctx)
 		})
 		release := make(chan struct{})
+		var inflight, most atomic.Int32
 		hanging := newReceiver(t, func(w http.ResponseWriter, r *http.Request) bool {
+			n := inflight.Add(1)
+			defer inflight.Add(-1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
 			select {
 			case <-release:
 			case <-r.Context().Done():
@@ -643,10 +649,16 @@ func TestIsolation(t *testing.T) {
 			}
 		}
 		t.Logf("%s: slowest healthy delivery %s while the other endpoint hangs", dialect, worst)
-		if worst > time.Second {
-			t.Errorf("slowest healthy delivery took %s, want at most 1 s", worst)
+		// The target of SPEC §10; under the race detector, below the
+		// hanging endpoint's 5 s timeout: nothing waited behind it.
+		bound := time.Second
+		if raceDetector {
+			bound = 4 * time.Second
 		}
-		if n := len(hanging.requests()); n > DefaultMaxInflightPerEndpoint {
+		if worst > bound {
+			t.Errorf("slowest healthy delivery took %s, want at most %s", worst, bound)
+		}
+		if n := most.Load(); n > DefaultMaxInflightPerEndpoint {
 			t.Errorf("the hanging endpoint got %d requests at once, want at most %d", n, DefaultMaxInflightPerEndpoint)
 		}
 	})
