@@ -45,9 +45,12 @@ const (
 	DefaultMaxInflightPerEndpoint = 4
 	// busyWait is how long a message first waits when its endpoint is at
 	// its in-flight cap; each further wait doubles, up to maxBusyWait, so
-	// that the backlog of a hanging endpoint is not fetched again and again.
+	// that the backlog of a hanging endpoint is not fetched again and
+	// again. Each wait is jittered (half to all of it): messages that
+	// waited alike would otherwise come back together, and only the cap's
+	// worth of them get through each time.
 	busyWait    = 50 * time.Millisecond
-	maxBusyWait = 30 * time.Second
+	maxBusyWait = 5 * time.Second
 	// minBreakerWait is the least wait for an open breaker.
 	minBreakerWait = time.Second
 )
@@ -192,7 +195,7 @@ func (s *Service) Deliver(ctx context.Context, k callout.MessageKey, waits int) 
 	}
 	key := endpointKey{k.ManufacturerID, k.EndpointID}
 	if !s.acquire(key) {
-		return false, backoff(waits - d.Message.Attempts), nil
+		return false, s.backoff(waits - d.Message.Attempts), nil
 	}
 	defer s.release(key)
 	if wait := s.limit(key, ep.RateLimitPerSecond); wait > 0 {
@@ -236,11 +239,12 @@ func (s *Service) Deliver(ctx context.Context, k callout.MessageKey, waits int) 
 }
 
 // backoff is the wait of a message that waited n times before: busyWait,
-// doubled each time, at most maxBusyWait. (The job's waits count the waits
-// for the next attempt too, one per attempt made: the caller takes those
-// off.)
-func backoff(n int) time.Duration {
-	return min(busyWait<<min(max(n, 0), 10), maxBusyWait)
+// doubled each time, at most maxBusyWait, and jittered to between half and
+// all of that. (The job's waits count the waits for the next attempt too,
+// one per attempt made: the caller takes those off.)
+func (s *Service) backoff(n int) time.Duration {
+	d := min(busyWait<<min(max(n, 0), 10), maxBusyWait)
+	return time.Duration(float64(d) * (0.75 + 0.25*max(-1, min(1, s.jitter()))))
 }
 
 // acquire takes one of the endpoint's in-flight slots, or reports false

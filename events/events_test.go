@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -507,11 +508,12 @@ func TestInflightCap(t *testing.T) {
 	<-arrived
 	k := e.key()
 	done, after := e.deliver(k)
-	if done || after != busyWait || e.message(k).Attempts != 0 {
+	if done || after != busyWait*3/4 || e.message(k).Attempts != 0 {
 		t.Errorf("beyond the cap: done %v, wait %s; want a short wait and no attempt", done, after)
 	}
-	// A message kept waiting backs off.
-	for waits, want := range map[int]time.Duration{1: 2 * busyWait, 3: 8 * busyWait, 40: maxBusyWait} {
+	// A message kept waiting backs off (by 3/4 of the doubled wait, with
+	// the test's jitter of 0).
+	for waits, want := range map[int]time.Duration{1: 2 * busyWait * 3 / 4, 3: 8 * busyWait * 3 / 4, 40: maxBusyWait * 3 / 4} {
 		if _, after, _ := e.svc.Deliver(e.ctx, k, waits); after != want {
 			t.Errorf("after %d waits: wait %s, want %s", waits, after, want)
 		}
@@ -600,7 +602,12 @@ func TestIsolation(t *testing.T) {
 			q.Stop(sctx)
 		})
 		release := make(chan struct{})
+		var inflight, most atomic.Int32
 		hanging := newReceiver(t, func(w http.ResponseWriter, r *http.Request) bool {
+			n := inflight.Add(1)
+			defer inflight.Add(-1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
 			select {
 			case <-release:
 			case <-r.Context().Done():
@@ -642,10 +649,16 @@ func TestIsolation(t *testing.T) {
 			}
 		}
 		t.Logf("%s: slowest healthy delivery %s while the other endpoint hangs", dialect, worst)
-		if worst > time.Second {
-			t.Errorf("slowest healthy delivery took %s, want at most 1 s", worst)
+		// The target of SPEC §10; under the race detector, below the
+		// hanging endpoint's 5 s timeout: nothing waited behind it.
+		bound := time.Second
+		if raceDetector {
+			bound = 4 * time.Second
 		}
-		if n := len(hanging.requests()); n > DefaultMaxInflightPerEndpoint {
+		if worst > bound {
+			t.Errorf("slowest healthy delivery took %s, want at most %s", worst, bound)
+		}
+		if n := most.Load(); n > DefaultMaxInflightPerEndpoint {
 			t.Errorf("the hanging endpoint got %d requests at once, want at most %d", n, DefaultMaxInflightPerEndpoint)
 		}
 	})

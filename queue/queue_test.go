@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -97,6 +98,7 @@ func TestPublishedMessagesAreWorked(t *testing.T) {
 				}
 			}
 			d.mu.Lock()
+			slices.Sort(d.waits) // the two messages' runs interleave
 			if got := fmt.Sprint(d.waits); got != "[0 0 1 1 2 2]" {
 				t.Errorf("runs were told of %s earlier waits, want [0 0 1 1 2 2]", got)
 			}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -203,9 +202,4 @@ func (c *Client) finishEvent(ctx context.Context, cl *call, r *EventRequest, out
 		slog.Float64("duration_ms", float64(out.Duration)/float64(time.Millisecond)),
 		slog.String("detail", out.Detail),
 	)
-}
-
-// String describes the result for logs and errors.
-func (r *EventResult) String() string {
-	return fmt.Sprintf("%s (HTTP %d): %s", r.Outcome, r.HTTPStatus, r.Detail)
 }
