@@ -22,7 +22,7 @@ type view struct {
 	Session *session
 	Tenant  *tenantView // nil outside a manufacturer's pages
 	Title   string
-	Nav     string // the active section: webhooks, deliveries, jobs
+	Nav     string // the active section: webhooks, deliveries, jobs, endpoints, events, event-types
 	Notice  string // a success to report
 	Error   string // a failure to report above the content
 	// Fields holds the API's message for each bad field, shown beside it.
@@ -31,7 +31,8 @@ type view struct {
 }
 
 // pageNames are the page templates, each rendered inside layout.html.
-var pageNames = []string{"signin", "signedin", "error", "home", "overview", "webhook", "test", "deliveries", "delivery", "jobs", "job"}
+var pageNames = []string{"signin", "signedin", "error", "home", "overview", "webhook", "test", "deliveries", "delivery", "jobs", "job",
+	"endpoints", "endpoint", "ping", "attempts", "events", "event", "eventtypes"}
 
 var funcs = template.FuncMap{
 	"when": func(t time.Time) string {
@@ -52,10 +53,29 @@ var funcs = template.FuncMap{
 		}
 		return "bad"
 	},
+	// statusClass colours a message status or an attempt outcome.
+	"statusClass": func(s string) string {
+		switch s {
+		case callout.AttemptSucceeded:
+			return "good"
+		case string(callout.MessagePending), string(callout.MessageDelivering), callout.AttemptGone:
+			return "warn"
+		case string(callout.MessageCancelled), "":
+			return "none"
+		}
+		return "bad"
+	},
 	// fe is what the fielderror template needs: the page's field errors,
 	// the field's API name and its input's id.
 	"fe": func(v *view, name, id string) map[string]any {
 		return map[string]any{"Fields": v.Fields, "Name": name, "ID": id}
+	},
+	// sub is the view for a shared part of a page (templates/secrets.html):
+	// the page's field errors, with data of the part's own.
+	"sub": func(v *view, data any) *view {
+		part := *v
+		part.Data = data
+		return &part
 	},
 	"deref": func(b *bool) bool { return b != nil && *b },
 	"list":  func(s ...string) []string { return s },
@@ -71,7 +91,7 @@ var funcs = template.FuncMap{
 func (c *Console) parse() error {
 	c.pages = make(map[string]*template.Template, len(pageNames))
 	for _, name := range pageNames {
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/tree.html", "templates/"+name+".html")
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/tree.html", "templates/secrets.html", "templates/"+name+".html")
 		if err != nil {
 			return fmt.Errorf("console: parsing the %s page: %w", name, err)
 		}
@@ -102,19 +122,15 @@ func (cl *client) view(s *session, title, nav string) *view {
 
 // webhookView is a webhook config as the API reads it, secrets redacted.
 type webhookView struct {
-	ManufacturerID string       `json:"manufacturer_id"`
-	Kind           callout.Kind `json:"kind"`
-	Enabled        bool         `json:"enabled"`
-	URL            string       `json:"url"`
-	Auth           struct {
-		Type           string     `json:"type"`
-		BearerTokenSet *bool      `json:"bearer_token_set"`
-		Auth0          *auth0View `json:"auth0"`
-	} `json:"auth"`
-	ExportFormat        string `json:"export_format"`
-	TimeoutMS           int    `json:"timeout_ms"`
-	Retries             int    `json:"retries"`
-	GenericErrorMessage string `json:"generic_error_message"`
+	ManufacturerID      string       `json:"manufacturer_id"`
+	Kind                callout.Kind `json:"kind"`
+	Enabled             bool         `json:"enabled"`
+	URL                 string       `json:"url"`
+	Auth                authView     `json:"auth"`
+	ExportFormat        string       `json:"export_format"`
+	TimeoutMS           int          `json:"timeout_ms"`
+	Retries             int          `json:"retries"`
+	GenericErrorMessage string       `json:"generic_error_message"`
 	Breaker             struct {
 		ConsecutiveFailures int `json:"consecutive_failures"`
 		OpenSeconds         int `json:"open_seconds"`
@@ -122,6 +138,14 @@ type webhookView struct {
 	SigningSecretSet bool      `json:"signing_secret_set"`
 	CacheSeconds     int       `json:"cache_seconds"`
 	UpdatedAt        time.Time `json:"updated_at"`
+}
+
+// authView is the authentication of a webhook or an endpoint as the API
+// reads it, secrets shown only as set.
+type authView struct {
+	Type           string     `json:"type"`
+	BearerTokenSet *bool      `json:"bearer_token_set"`
+	Auth0          *auth0View `json:"auth0"`
 }
 
 type auth0View struct {
