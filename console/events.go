@@ -1,7 +1,7 @@
 package console
 
 import (
-	"errors"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -150,14 +150,13 @@ func formEndpoint(r *http.Request, e *endpointView) {
 	}
 }
 
-// endpointFields places the API's field errors on the form's inputs: a
-// filter's error (events[2]) beside the filters.
-func endpointFields(pe *problemError) map[string]string {
-	fields := pe.fields()
-	for _, f := range pe.Fields {
-		if strings.HasPrefix(f.Field, "events[") {
-			delete(fields, f.Field)
-			fields["events"] = f.Message
+// filterFields places the API's field errors on the endpoint form's
+// inputs: a filter's error (events[2]) beside the filters.
+func filterFields(fields map[string]string) map[string]string {
+	for name, msg := range fields {
+		if strings.HasPrefix(name, "events[") {
+			delete(fields, name)
+			fields["events"] = msg
 		}
 	}
 	return fields
@@ -231,24 +230,18 @@ func (c *Console) saveEndpoint(w http.ResponseWriter, r *http.Request, s *sessio
 	}
 	body, fields := endpointBody(r)
 	if len(fields) == 0 {
+		method, path := http.MethodPost, "/endpoints"
+		if id != "" {
+			method, path = http.MethodPatch, "/endpoints/"+url.PathEscape(id)
+		}
 		var saved endpointView
-		var err error
-		if id == "" {
-			err = cl.do(http.MethodPost, "/endpoints", body, &saved)
-		} else {
-			err = cl.do(http.MethodPatch, "/endpoints/"+url.PathEscape(id), body, &saved)
-		}
-		var pe *problemError
-		switch {
-		case err == nil:
-			http.Redirect(w, r, "/console/m/"+cl.m+"/endpoints/"+url.PathEscape(saved.ID)+"?saved=1", http.StatusSeeOther)
-			return
-		case errors.As(err, &pe) && pe.Status == http.StatusUnprocessableEntity:
-			fields = endpointFields(pe)
-		default:
-			c.fail(w, r, s, err)
+		var done bool
+		fields, done = c.send(w, r, s, cl, method, path, body, &saved,
+			func() string { return "/endpoints/" + url.PathEscape(saved.ID) + "?saved=1" })
+		if done {
 			return
 		}
+		fields = filterFields(fields)
 	}
 	formEndpoint(r, e)
 	v := cl.view(s, title, "endpoints")
@@ -283,16 +276,10 @@ func (c *Console) recoverEndpoint(w http.ResponseWriter, r *http.Request, s *ses
 		var res struct {
 			Messages int `json:"messages"`
 		}
-		err := cl.do(http.MethodPost, "/endpoints/"+url.PathEscape(id)+"/recover", body, &res)
-		var pe *problemError
-		switch {
-		case err == nil:
-			http.Redirect(w, r, "/console/m/"+cl.m+"/endpoints/"+url.PathEscape(id)+"?recovered="+strconv.Itoa(res.Messages), http.StatusSeeOther)
-			return
-		case errors.As(err, &pe) && pe.Status == http.StatusUnprocessableEntity:
-			fields = pe.fields()
-		default:
-			c.fail(w, r, s, err)
+		var done bool
+		fields, done = c.send(w, r, s, cl, http.MethodPost, "/endpoints/"+url.PathEscape(id)+"/recover", body, &res,
+			func() string { return "/endpoints/" + url.PathEscape(id) + "?recovered=" + strconv.Itoa(res.Messages) })
+		if done {
 			return
 		}
 	}
@@ -360,46 +347,28 @@ func (c *Console) attempts(w http.ResponseWriter, r *http.Request, s *session, c
 	}
 	q := r.URL.Query()
 	d := &attemptsView{Endpoint: e, Status: q.Get("status"), Outcomes: attemptOutcomes}
-	filter := url.Values{"limit": {"25"}}
-	for k, v := range map[string]string{"status": d.Status, "cursor": q.Get("cursor")} {
-		if v != "" {
-			filter.Set(k, v)
-		}
-	}
+	filter := listQuery(map[string]string{"status": d.Status, "cursor": q.Get("cursor")})
+	v := cl.view(s, "Attempts to "+e.Label(), "endpoints")
+	v.Data = d
 	var page struct {
 		Attempts   []*attemptView `json:"attempts"`
 		NextCursor *string        `json:"next_cursor"`
 	}
-	if err := cl.do(http.MethodGet, "/endpoints/"+url.PathEscape(e.ID)+"/attempts?"+filter.Encode(), nil, &page); err != nil {
-		c.fail(w, r, s, err)
+	if !c.readList(w, r, s, cl, v, "attempts", "/endpoints/"+url.PathEscape(e.ID)+"/attempts?"+filter.Encode(), &page) {
 		return
 	}
 	d.Attempts = page.Attempts
-	if page.NextCursor != nil {
-		filter.Del("limit")
-		filter.Set("cursor", *page.NextCursor)
-		d.Next = filter.Encode()
-	}
-	v := cl.view(s, "Attempts to "+e.Label(), "endpoints")
-	v.Data = d
+	d.Next = nextQuery(filter, page.NextCursor)
 	c.render(w, r, http.StatusOK, "attempts", v)
 }
 
 // eventView is an event as the API reads it, with its messages.
 type eventView struct {
-	ID        string         `json:"id"`
-	Event     string         `json:"event"`
-	Timestamp time.Time      `json:"timestamp"`
-	Data      jsonText       `json:"data"`
-	Endpoints []*messageView `json:"endpoints"`
-}
-
-// jsonText keeps a JSON value as its text.
-type jsonText string
-
-func (j *jsonText) UnmarshalJSON(b []byte) error {
-	*j = jsonText(b)
-	return nil
+	ID        string          `json:"id"`
+	Event     string          `json:"event"`
+	Timestamp time.Time       `json:"timestamp"`
+	Data      json.RawMessage `json:"data"`
+	Endpoints []*messageView  `json:"endpoints"`
 }
 
 // messageView is where an event's message to one endpoint stands.
@@ -426,38 +395,23 @@ type eventsView struct {
 	Next                string // the query of the next page; "" for none
 }
 
-// eventLogSize is how many events a page of the log shows; each is read
-// with its messages.
-const eventLogSize = 25
-
 func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session, cl *client) {
 	q := r.URL.Query()
 	d := &eventsView{Event: strings.TrimSpace(q.Get("event")), Since: q.Get("since"), Until: q.Get("until")}
-	filter := url.Values{"limit": {strconv.Itoa(eventLogSize)}}
-	for k, v := range map[string]string{"event": d.Event, "since": apiTime(d.Since), "until": apiTime(d.Until), "cursor": q.Get("cursor")} {
-		if v != "" {
-			filter.Set(k, v)
-		}
-	}
+	filter := listQuery(map[string]string{"event": d.Event, "since": apiTime(d.Since), "until": apiTime(d.Until), "cursor": q.Get("cursor")})
 	v := cl.view(s, "Event log", "events")
 	v.Data = d
 	var page struct {
 		Events     []*eventView `json:"events"`
 		NextCursor *string      `json:"next_cursor"`
 	}
-	err := cl.do(http.MethodGet, "/events?"+filter.Encode(), nil, &page)
-	var pe *problemError
-	switch {
-	case errors.As(err, &pe) && pe.Status == http.StatusUnprocessableEntity:
-		v.Fields = pe.fields()
-		c.render(w, r, http.StatusUnprocessableEntity, "events", v)
-		return
-	case err != nil:
-		c.fail(w, r, s, err)
+	if !c.readList(w, r, s, cl, v, "events", "/events?"+filter.Encode(), &page) {
 		return
 	}
-	// The log lists events alone; each row shows its messages too.
+	// The log lists events alone; each row shows its messages too, read
+	// in process (a page holds at most listSize).
 	for i, ev := range page.Events {
+		var err error
 		if page.Events[i], err = cl.event(ev.ID); err != nil {
 			c.fail(w, r, s, err)
 			return
@@ -465,6 +419,7 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session, cl 
 	}
 	d.Events = page.Events
 	if page.NextCursor != nil {
+		// The console's own filters, as the person typed them.
 		q.Set("cursor", *page.NextCursor)
 		d.Next = q.Encode()
 	}
@@ -512,19 +467,19 @@ func (c *Console) redeliver(w http.ResponseWriter, r *http.Request, s *session, 
 	var res struct {
 		Messages int `json:"messages"`
 	}
-	if err := cl.do(http.MethodPost, "/events/"+url.PathEscape(id)+"/redeliver", body, &res); err != nil {
-		c.fail(w, r, s, err)
-		return
+	if _, done := c.send(w, r, s, cl, http.MethodPost, "/events/"+url.PathEscape(id)+"/redeliver", body, &res,
+		func() string { return "/events/" + url.PathEscape(id) + "?redelivered=" + strconv.Itoa(res.Messages) }); !done {
+		// The form has no field of the API's to show a 422 beside.
+		c.fail(w, r, s, &problemError{Status: http.StatusUnprocessableEntity, Detail: "The event could not be redelivered."})
 	}
-	http.Redirect(w, r, "/console/m/"+cl.m+"/events/"+url.PathEscape(id)+"?redelivered="+strconv.Itoa(res.Messages), http.StatusSeeOther)
 }
 
 // eventTypeView is an entry of the catalogue.
 type eventTypeView struct {
-	Name        string   `json:"name"`
-	Description string   `json:"description"`
-	Example     jsonText `json:"example"`
-	Builtin     bool     `json:"builtin"`
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	Example     json.RawMessage `json:"example"`
+	Builtin     bool            `json:"builtin"`
 }
 
 func (c *Console) eventTypes(w http.ResponseWriter, r *http.Request, s *session, cl *client) {

@@ -256,17 +256,10 @@ func (c *Console) saveWebhook(w http.ResponseWriter, r *http.Request, s *session
 		if !configured {
 			method = http.MethodPut
 		}
-		err = cl.do(method, "/webhooks/"+url.PathEscape(string(kind)), body, nil)
-		var pe *problemError
-		switch {
-		case err == nil:
-			// Post, redirect, get: reloading the page does not post again.
-			http.Redirect(w, r, "/console/m/"+cl.m+"/webhooks/"+string(kind)+"?saved=1", http.StatusSeeOther)
-			return
-		case errors.As(err, &pe) && pe.Status == http.StatusUnprocessableEntity:
-			fields = pe.fields()
-		default:
-			c.fail(w, r, s, err)
+		var done bool
+		fields, done = c.send(w, r, s, cl, method, "/webhooks/"+url.PathEscape(string(kind)), body, nil,
+			func() string { return "/webhooks/" + string(kind) + "?saved=1" })
+		if done {
 			return
 		}
 	}
@@ -278,6 +271,27 @@ func (c *Console) saveWebhook(w http.ResponseWriter, r *http.Request, s *session
 	v.Fields = fields
 	v.Data = &editor{Webhook: stored, Configured: configured, Breaker: c.breakerState(stored)}
 	c.render(w, r, http.StatusUnprocessableEntity, "webhook", v)
+}
+
+// send makes a change through the API, with body, decoding the answer
+// into out (nil to ignore it). Once it is made, the browser goes to the
+// manufacturer's page next returns (post, redirect, get: reloading that
+// page does not post again); a 422's fields are returned, to show the form
+// again beside them; any other error is shown. done reports that the
+// answer is written.
+func (c *Console) send(w http.ResponseWriter, r *http.Request, s *session, cl *client, method, path string, body, out any,
+	next func() string) (fields map[string]string, done bool) {
+	err := cl.do(method, path, body, out)
+	var pe *problemError
+	switch {
+	case err == nil:
+		http.Redirect(w, r, "/console/m/"+cl.m+next(), http.StatusSeeOther)
+		return nil, true
+	case errors.As(err, &pe) && pe.Status == http.StatusUnprocessableEntity:
+		return pe.fields(), false
+	}
+	c.fail(w, r, s, err)
+	return nil, true
 }
 
 func (c *Console) testWebhook(w http.ResponseWriter, r *http.Request, s *session, cl *client) {
@@ -322,32 +336,61 @@ var outcomes = []callout.Outcome{callout.OutcomeAccepted, callout.OutcomeRejecte
 func (c *Console) deliveries(w http.ResponseWriter, r *http.Request, s *session, cl *client) {
 	q := r.URL.Query()
 	d := &deliveriesView{Kind: q.Get("kind"), Job: strings.TrimSpace(q.Get("job")), Outcome: q.Get("outcome"), Outcomes: outcomes}
-	filter := url.Values{}
-	for k, v := range map[string]string{"kind": d.Kind, "job": d.Job, "outcome": d.Outcome, "cursor": q.Get("cursor")} {
-		if v != "" {
-			filter.Set(k, v)
-		}
-	}
-	filter.Set("limit", "25")
+	filter := listQuery(map[string]string{"kind": d.Kind, "job": d.Job, "outcome": d.Outcome, "cursor": q.Get("cursor")})
 	v := cl.view(s, "Deliveries", "deliveries")
 	v.Data = d
-	err := cl.do(http.MethodGet, "/deliveries?"+filter.Encode(), nil, &d.Page)
+	if !c.readList(w, r, s, cl, v, "deliveries", "/deliveries?"+filter.Encode(), &d.Page) {
+		return
+	}
+	d.Next = nextQuery(filter, d.Page.NextCursor)
+	c.render(w, r, http.StatusOK, "deliveries", v)
+}
+
+// listSize is how many rows a page of a list shows.
+const listSize = "25"
+
+// listQuery is the API query of one page of a list: the filters given, and
+// the page's size.
+func listQuery(filters map[string]string) url.Values {
+	q := url.Values{"limit": {listSize}}
+	for k, v := range filters {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	return q
+}
+
+// nextQuery is the console's query of the list's next page, "" for none.
+func nextQuery(filter url.Values, cursor *string) string {
+	if cursor == nil {
+		return ""
+	}
+	next := url.Values{}
+	for k, v := range filter {
+		next[k] = v
+	}
+	next.Del("limit")
+	next.Set("cursor", *cursor)
+	return next.Encode()
+}
+
+// readList reads one page of a list into out, or renders the page name
+// with the filter the API refused marked (422), or an error page: it
+// reports whether the caller is to render the list.
+func (c *Console) readList(w http.ResponseWriter, r *http.Request, s *session, cl *client, v *view, name, path string, out any) bool {
+	err := cl.do(http.MethodGet, path, nil, out)
 	var pe *problemError
 	switch {
 	case errors.As(err, &pe) && pe.Status == http.StatusUnprocessableEntity:
 		v.Fields = pe.fields()
-		c.render(w, r, http.StatusUnprocessableEntity, "deliveries", v)
-		return
+		c.render(w, r, http.StatusUnprocessableEntity, name, v)
+		return false
 	case err != nil:
 		c.fail(w, r, s, err)
-		return
+		return false
 	}
-	if d.Page.NextCursor != nil {
-		filter.Del("limit")
-		filter.Set("cursor", *d.Page.NextCursor)
-		d.Next = filter.Encode()
-	}
-	c.render(w, r, http.StatusOK, "deliveries", v)
+	return true
 }
 
 func (c *Console) delivery(w http.ResponseWriter, r *http.Request, s *session, cl *client) {

@@ -189,7 +189,7 @@ func TestExamplesVerifyEvents(t *testing.T) {
 			url := serve(t, ex.run, secret)
 			for _, tt := range []struct {
 				name, secret, want string
-				status            int
+				status             int
 			}{
 				{"signed with the endpoint's secret", secret, callout.AttemptSucceeded, http.StatusOK},
 				{"signed with another secret", "whsec_" + base64.StdEncoding.EncodeToString([]byte("another key of 24 bytes!")), callout.AttemptHTTPError, http.StatusUnauthorized},
