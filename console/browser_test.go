@@ -315,6 +315,10 @@ func TestBrowser(t *testing.T) {
 		screenshot(t, me, "job")
 	})
 
+	t.Run("event endpoints, the event log and the catalogue", func(t *testing.T) {
+		events(t, c, me)
+	})
+
 	t.Run("a forged cross-site POST is refused", func(t *testing.T) {
 		before := webhookOf(t, c, "pricing")
 		// Another site, on a host name of its own: localhost is another
@@ -336,13 +340,27 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("nothing of manufacturer B is reachable", func(t *testing.T) {
-		for _, path := range []string{"/", "/webhooks/pricing", "/deliveries", "/jobs/338167"} {
+		c.api("PUT", "/v1/manufacturers/104/endpoints/erp104", auth.RoleAdmin, "104", `{"url": "`+c.mfr.URL+`/events"}`, http.StatusOK)
+		c.api("POST", "/v1/manufacturers/104/events", auth.RolePlatform, "", `{"event": "moved_to_ready", "id": "evt104", "data": {}}`, http.StatusAccepted)
+		for _, path := range []string{"/", "/webhooks/pricing", "/deliveries", "/jobs/338167",
+			"/endpoints", "/endpoints/erp104", "/endpoints/erp104/attempts", "/events", "/events/evt104", "/event-types"} {
 			do(t, me, chromedp.Navigate(c.url+"/console/m/104"+path), onPage("error"))
 			if got := eval[string](t, me, `document.querySelector("h1").textContent`); got != "Not Found" {
 				t.Errorf("104%s: h1 %q, want Not Found", path, got)
 			}
 			if body := eval[string](t, me, `document.body.textContent`); strings.Contains(body, "Cabinets 104") {
 				t.Errorf("104%s shows manufacturer 104's name", path)
+			}
+		}
+		// Nor do A's own event pages show B's event or endpoint.
+		do(t, me, chromedp.Navigate(c.url+"/console/m/103/events"), onPage("events"))
+		if body := eval[string](t, me, `document.body.textContent`); strings.Contains(body, "evt104") {
+			t.Error("103's event log shows manufacturer 104's event")
+		}
+		for _, path := range []string{"/events/evt104", "/endpoints/erp104", "/endpoints/erp104/attempts"} {
+			do(t, me, chromedp.Navigate(c.url+"/console/m/103"+path), onPage("error"))
+			if got := eval[string](t, me, `document.querySelector("h1").textContent`); got != "Not Found" {
+				t.Errorf("103%s: h1 %q, want Not Found", path, got)
 			}
 		}
 		// The session is no key to the API either. (The console's pages may

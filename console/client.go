@@ -47,6 +47,12 @@ func (e *problemError) fields() map[string]string {
 // success into out (nil to ignore it). A problem is returned as a
 // *problemError.
 func (c *client) do(method, path string, body, out any) error {
+	return c.doPath(method, "/v1/manufacturers/"+url.PathEscape(c.m)+path, body, out)
+}
+
+// doPath is do for a path of the API outside the manufacturer's, such as
+// /v1/event-types.
+func (c *client) doPath(method, path string, body, out any) error {
 	var rd io.Reader = http.NoBody
 	if body != nil {
 		data, err := json.Marshal(body)
@@ -55,7 +61,7 @@ func (c *client) do(method, path string, body, out any) error {
 		}
 		rd = bytes.NewReader(data)
 	}
-	req, err := http.NewRequestWithContext(c.ctx, method, "/v1/manufacturers/"+url.PathEscape(c.m)+path, rd)
+	req, err := http.NewRequestWithContext(c.ctx, method, path, rd)
 	if err != nil {
 		return err
 	}

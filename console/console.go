@@ -1,6 +1,7 @@
 // Package console is Callout's web console (SPEC §13): server-rendered pages
 // under /console/ where manufacturers' administrators configure, test and
-// watch their webhooks, and platform operators do so for every manufacturer.
+// watch their webhooks and event endpoints, and platform operators do so for
+// every manufacturer.
 //
 // The console is a presenter over the API: every page reads, and every form
 // changes, through the API's own handler, in process, with a short-lived
@@ -11,8 +12,7 @@
 // A page is a handler registered in New (wrapped in tenant for a
 // manufacturer's pages, which checks the session and gives it a client of
 // the API), a template in templates/ named in pageNames, and, for a section
-// of its own, a link in layout.html's nav. The event pages (SPEC §12) are
-// added so once the events API lands.
+// of its own, a link in layout.html's nav.
 package console
 
 import (
@@ -93,8 +93,18 @@ func New(o Options) (*Console, error) {
 	mux.HandleFunc("GET /console/m/{m}/deliveries/{id}", c.tenant(c.delivery))
 	mux.HandleFunc("GET /console/m/{m}/jobs", c.tenant(c.findJob))
 	mux.HandleFunc("GET /console/m/{m}/jobs/{j}", c.tenant(c.job))
-	// The event pages (endpoints, event log, catalogue; SPEC §12) are
-	// registered here once the events API serves them.
+	mux.HandleFunc("GET /console/m/{m}/endpoints", c.tenant(c.endpoints))
+	mux.HandleFunc("POST /console/m/{m}/endpoints", c.tenant(c.saveEndpoint))
+	mux.HandleFunc("GET /console/m/{m}/endpoints/new", c.tenant(c.newEndpoint))
+	mux.HandleFunc("GET /console/m/{m}/endpoints/{e}", c.tenant(c.editEndpoint))
+	mux.HandleFunc("POST /console/m/{m}/endpoints/{e}", c.tenant(c.saveEndpoint))
+	mux.HandleFunc("POST /console/m/{m}/endpoints/{e}/test", c.tenant(c.testEndpoint))
+	mux.HandleFunc("GET /console/m/{m}/endpoints/{e}/attempts", c.tenant(c.attempts))
+	mux.HandleFunc("POST /console/m/{m}/endpoints/{e}/recover", c.tenant(c.recoverEndpoint))
+	mux.HandleFunc("GET /console/m/{m}/events", c.tenant(c.events))
+	mux.HandleFunc("GET /console/m/{m}/events/{id}", c.tenant(c.event))
+	mux.HandleFunc("POST /console/m/{m}/events/{id}/redeliver", c.tenant(c.redeliver))
+	mux.HandleFunc("GET /console/m/{m}/event-types", c.tenant(c.eventTypes))
 	mux.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, nil, callout.Errorf(callout.ECodeNotFound, "There is no such page."))
 	})

@@ -124,21 +124,45 @@ func TestForgedPostsRefused(t *testing.T) {
 func TestTenancy(t *testing.T) {
 	c := newSite(t)
 	c.hooks("104")
+	c.endpoint("104")
+	event104 := c.api("GET", "/v1/manufacturers/104/events/evt104", auth.RoleAdmin, "104", "", http.StatusOK)
 	b := c.browser()
 	csrf := b.signIn("103")
 	for _, path := range []string{"/console/m/104/", "/console/m/104/webhooks/pricing", "/console/m/104/deliveries",
-		"/console/m/104/deliveries/x", "/console/m/104/jobs", "/console/m/104/jobs/1"} {
+		"/console/m/104/deliveries/x", "/console/m/104/jobs", "/console/m/104/jobs/1",
+		"/console/m/104/endpoints", "/console/m/104/endpoints/new", "/console/m/104/endpoints/erp104",
+		"/console/m/104/endpoints/erp104/attempts", "/console/m/104/events", "/console/m/104/events/evt104",
+		"/console/m/104/event-types"} {
 		if p := b.do("GET", path, nil); p.status != http.StatusNotFound || strings.Contains(p.body, "Cabinets 104") {
 			t.Errorf("GET %s: status %d, want 404 showing nothing of 104", path, p.status)
 		}
 	}
-	for _, path := range []string{"/console/m/104/webhooks/pricing", "/console/m/104/webhooks/pricing/test"} {
-		if p := b.do("POST", path, url.Values{"csrf": {csrf}}); p.status != http.StatusNotFound {
+	since := url.Values{"csrf": {csrf}, "since": {"2020-01-01T00:00"}}
+	for _, path := range []string{"/console/m/104/webhooks/pricing", "/console/m/104/webhooks/pricing/test",
+		"/console/m/104/endpoints", "/console/m/104/endpoints/erp104", "/console/m/104/endpoints/erp104/test",
+		"/console/m/104/endpoints/erp104/recover", "/console/m/104/events/evt104/redeliver"} {
+		if p := b.do("POST", path, since); p.status != http.StatusNotFound {
 			t.Errorf("POST %s: status %d, want 404", path, p.status)
 		}
 	}
+	// 103's own pages show nothing of 104's event and endpoint either.
+	for _, path := range []string{"/console/m/103/events/evt104", "/console/m/103/endpoints/erp104",
+		"/console/m/103/endpoints/erp104/attempts"} {
+		if p := b.do("GET", path, nil); p.status != http.StatusNotFound {
+			t.Errorf("GET %s: status %d, want 404", path, p.status)
+		}
+	}
+	if p := b.do("GET", "/console/m/103/events", nil); p.status != http.StatusOK || strings.Contains(p.body, "evt104") {
+		t.Errorf("103's event log: status %d, want 200 without 104's event", p.status)
+	}
 	if n := c.mfr.Requests(); n != 0 {
 		t.Errorf("the manufacturer got %d requests, want none", n)
+	}
+	if got := c.api("GET", "/v1/manufacturers/104/events/evt104", auth.RoleAdmin, "104", "", http.StatusOK); string(got) != string(event104) {
+		t.Errorf("104's event changed: %s, was %s", got, event104)
+	}
+	if got := c.api("GET", "/v1/manufacturers/104/endpoints", auth.RoleAdmin, "104", "", http.StatusOK); strings.Count(string(got), `"id"`) != 1 {
+		t.Errorf("104's endpoints changed: %s", got)
 	}
 
 	platform := c.browser()
@@ -167,10 +191,17 @@ func TestTenancy(t *testing.T) {
 func TestNoSecretInPages(t *testing.T) {
 	c := newSite(t)
 	c.hooks("103")
+	c.endpoint("103")
 	c.mfr.Answer(200, `{"cost": 10}`)
 	b := c.browser()
 	csrf := b.signIn("103")
 	pages := []*page{
+		b.do("GET", "/console/m/103/endpoints", nil),
+		b.do("GET", "/console/m/103/endpoints/erp103", nil),
+		b.do("POST", "/console/m/103/endpoints/erp103/test", url.Values{"csrf": {csrf}}),
+		b.do("GET", "/console/m/103/events/evt103", nil),
+		b.do("POST", "/console/m/103/endpoints/erp103", url.Values{"csrf": {csrf}, "auth.type": {"bearer"},
+			"auth.bearer_token": {"typed-s3cr3t-in-a-bad-form"}, "signing_secret": {"typed-s3cr3t-in-a-bad-form"}, "timeout_ms": {"1"}}),
 		b.do("GET", "/console/m/103/", nil),
 		b.do("GET", "/console/m/103/webhooks/pricing", nil),
 		b.do("GET", "/console/m/103/webhooks/submission", nil),
@@ -187,7 +218,38 @@ func TestNoSecretInPages(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(pages[1].body, `<span class="badge good">set</span>`) {
-		t.Errorf("the pricing editor does not say the bearer token is set")
+	for _, i := range []int{1, 6} {
+		if !strings.Contains(pages[i].body, `<span class="badge good">set</span>`) {
+			t.Errorf("page %d, an editor, does not say the bearer token is set", i)
+		}
+	}
+	if !strings.Contains(pages[2].body, "[redacted]") {
+		t.Errorf("the endpoint test's page does not show the redacted headers:\n%s", pages[2].body)
+	}
+}
+
+// TestEventLogFilters checks that the event log passes its filters to the
+// API (the console's UTC date and time as RFC 3339) and shows a filter the
+// API refuses beside its input.
+func TestEventLogFilters(t *testing.T) {
+	c := newSite(t)
+	c.endpoint("103")
+	b := c.browser()
+	b.signIn("103")
+	for _, tt := range []struct {
+		query, want, wantNot string
+		status               int
+	}{
+		{"event=moved_to_ready", "evt103", "", http.StatusOK},
+		{"event=job.submitted", "No events match", "evt103", http.StatusOK},
+		{"since=2000-01-01T00%3A00", "evt103", "", http.StatusOK},
+		{"until=2000-01-01T00%3A00", "No events match", "evt103", http.StatusOK},
+		{"event=a+b", `id="event-error"`, "evt103", http.StatusUnprocessableEntity},
+		{"since=yesterday", `id="since-error"`, "evt103", http.StatusUnprocessableEntity},
+	} {
+		p := b.do("GET", "/console/m/103/events?"+tt.query, nil)
+		if p.status != tt.status || !strings.Contains(p.body, tt.want) || (tt.wantNot != "" && strings.Contains(p.body, tt.wantNot)) {
+			t.Errorf("?%s: status %d, want %d showing %q and not %q\n%s", tt.query, p.status, tt.status, tt.want, tt.wantNot, p.body)
+		}
 	}
 }

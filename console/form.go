@@ -25,28 +25,10 @@ func webhookPatch(r *http.Request, kind callout.Kind) (map[string]any, map[strin
 		}
 		return n
 	}
-	authType := get("auth.type")
-	authBody := map[string]any{"type": authType}
-	switch callout.AuthType(authType) {
-	case callout.AuthBearer:
-		if v := r.PostFormValue("auth.bearer_token"); v != "" {
-			authBody["bearer_token"] = v
-		}
-	case callout.AuthAuth0:
-		a0 := map[string]any{
-			"tenant_domain": get("auth.auth0.tenant_domain"),
-			"client_id":     get("auth.auth0.client_id"),
-			"audience":      get("auth.auth0.audience"),
-		}
-		if v := r.PostFormValue("auth.auth0.client_secret"); v != "" {
-			a0["client_secret"] = v
-		}
-		authBody["auth0"] = a0
-	}
 	body := map[string]any{
 		"enabled":               r.PostFormValue("enabled") == "true",
 		"url":                   get("url"),
-		"auth":                  authBody,
+		"auth":                  authBody(r),
 		"export_format":         get("export_format"),
 		"timeout_ms":            number("timeout_ms"),
 		"generic_error_message": get("generic_error_message"),
@@ -59,13 +41,44 @@ func webhookPatch(r *http.Request, kind callout.Kind) (map[string]any, map[strin
 		body["retries"] = number("retries")
 		body["cache_seconds"] = number("cache_seconds")
 	}
-	switch v := get("signing_secret"); {
+	setSigningSecret(r, body)
+	return body, fields
+}
+
+// authBody is the auth member of a body: only the chosen type's settings,
+// and secrets only when typed, so that the stored ones are kept.
+func authBody(r *http.Request) map[string]any {
+	get := func(name string) string { return strings.TrimSpace(r.PostFormValue(name)) }
+	authType := get("auth.type")
+	body := map[string]any{"type": authType}
+	switch callout.AuthType(authType) {
+	case callout.AuthBearer:
+		if v := r.PostFormValue("auth.bearer_token"); v != "" {
+			body["bearer_token"] = v
+		}
+	case callout.AuthAuth0:
+		a0 := map[string]any{
+			"tenant_domain": get("auth.auth0.tenant_domain"),
+			"client_id":     get("auth.auth0.client_id"),
+			"audience":      get("auth.auth0.audience"),
+		}
+		if v := r.PostFormValue("auth.auth0.client_secret"); v != "" {
+			a0["client_secret"] = v
+		}
+		body["auth0"] = a0
+	}
+	return body
+}
+
+// setSigningSecret sets the body's signing_secret when one was typed, or
+// removed: left empty, the stored one is kept.
+func setSigningSecret(r *http.Request, body map[string]any) {
+	switch v := strings.TrimSpace(r.PostFormValue("signing_secret")); {
 	case r.PostFormValue("signing_secret_remove") == "true":
 		body["signing_secret"] = ""
 	case v != "":
 		body["signing_secret"] = v
 	}
-	return body, fields
 }
 
 // formWebhook shows the form's entries on w, to show a refused form again.
@@ -79,19 +92,7 @@ func formWebhook(r *http.Request, w *webhookView) {
 	}
 	w.Enabled = r.PostFormValue("enabled") == "true"
 	w.URL = get("url")
-	if t := get("auth.type"); t != w.Auth.Type {
-		w.Auth.Type = t
-		w.Auth.BearerTokenSet = nil
-		w.Auth.Auth0 = nil
-	}
-	if w.Auth.Type == string(callout.AuthAuth0) {
-		if w.Auth.Auth0 == nil {
-			w.Auth.Auth0 = &auth0View{}
-		}
-		w.Auth.Auth0.TenantDomain = get("auth.auth0.tenant_domain")
-		w.Auth.Auth0.ClientID = get("auth.auth0.client_id")
-		w.Auth.Auth0.Audience = get("auth.auth0.audience")
-	}
+	formAuth(r, &w.Auth)
 	w.ExportFormat = get("export_format")
 	w.GenericErrorMessage = get("generic_error_message")
 	atoi("timeout_ms", &w.TimeoutMS)
@@ -99,4 +100,23 @@ func formWebhook(r *http.Request, w *webhookView) {
 	atoi("cache_seconds", &w.CacheSeconds)
 	atoi("breaker.consecutive_failures", &w.Breaker.ConsecutiveFailures)
 	atoi("breaker.open_seconds", &w.Breaker.OpenSeconds)
+}
+
+// formAuth shows the form's authentication entries on a, secrets not
+// copied.
+func formAuth(r *http.Request, a *authView) {
+	get := func(name string) string { return strings.TrimSpace(r.PostFormValue(name)) }
+	if t := get("auth.type"); t != a.Type {
+		a.Type = t
+		a.BearerTokenSet = nil
+		a.Auth0 = nil
+	}
+	if a.Type == string(callout.AuthAuth0) {
+		if a.Auth0 == nil {
+			a.Auth0 = &auth0View{}
+		}
+		a.Auth0.TenantDomain = get("auth.auth0.tenant_domain")
+		a.Auth0.ClientID = get("auth.auth0.client_id")
+		a.Auth0.Audience = get("auth.auth0.audience")
+	}
 }

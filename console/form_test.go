@@ -82,3 +82,55 @@ func TestWebhookPatch(t *testing.T) {
 		})
 	}
 }
+
+// TestEndpointBody checks how the endpoint editor's form becomes the API's
+// body: filters split at commas and white space (none: every event), an
+// empty rate limit for none, secrets only when typed, and a number that is
+// not one reported against its field.
+func TestEndpointBody(t *testing.T) {
+	base := url.Values{"enabled": {"true"}, "url": {"https://erp.example.com/events"}, "description": {" ERP "},
+		"format": {"flat"}, "timeout_ms": {"5000"}, "max_attempts": {"3"}, "auth.type": {"none"}}
+	tests := []struct {
+		name       string
+		set        []string
+		want       map[string]any // members of the body to check
+		wantFields map[string]string
+	}{
+		{"defaults", nil, map[string]any{"events": []string{"*"}, "rate_limit_per_second": 0, "description": "ERP",
+			"format": "flat", "timeout_ms": 5000, "max_attempts": 3, "enabled": true}, map[string]string{}},
+		{"filters", []string{"events", " moved_to_ready,job.*\n  callout.ping "},
+			map[string]any{"events": []string{"moved_to_ready", "job.*", "callout.ping"}}, map[string]string{}},
+		{"rate limit", []string{"rate_limit_per_second", "20"}, map[string]any{"rate_limit_per_second": 20}, map[string]string{}},
+		{"disabled", []string{"enabled", ""}, map[string]any{"enabled": false}, map[string]string{}},
+		{"secrets when typed", []string{"auth.type", "bearer", "auth.bearer_token", "t0k", "signing_secret", "whsec_abc"},
+			map[string]any{"auth": map[string]any{"type": "bearer", "bearer_token": "t0k"}, "signing_secret": "whsec_abc"}, map[string]string{}},
+		{"secrets kept", []string{"auth.type", "bearer"}, map[string]any{"auth": map[string]any{"type": "bearer"}, "signing_secret": nil}, map[string]string{}},
+		{"not numbers", []string{"max_attempts", "many", "rate_limit_per_second", "fast"}, nil,
+			map[string]string{"max_attempts": "must be a whole number", "rate_limit_per_second": "must be a whole number"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			form := url.Values{}
+			for k, v := range base {
+				form[k] = v
+			}
+			for i := 0; i+1 < len(tt.set); i += 2 {
+				form.Set(tt.set[i], tt.set[i+1])
+			}
+			r, err := http.NewRequest("POST", "/", strings.NewReader(form.Encode()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			body, fields := endpointBody(r)
+			for k, want := range tt.want {
+				if diff := cmp.Diff(want, body[k]); diff != "" {
+					t.Errorf("%s (-want +got):\n%s", k, diff)
+				}
+			}
+			if diff := cmp.Diff(tt.wantFields, fields); diff != "" {
+				t.Errorf("fields (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -129,6 +129,15 @@ func (c *site) hooks(m string) {
 		"auth": {"type": "auth0", "auth0": {"tenant_domain": "`+c.mfr.URL+`", "client_id": "cid", "client_secret": "`+auth0Secret+`", "audience": "erp"}}}`, http.StatusOK)
 }
 
+// endpoint subscribes m's event endpoint erp{m} on the fake manufacturer,
+// with every kind of secret, and publishes event evt{m} to it.
+func (c *site) endpoint(m string) {
+	c.t.Helper()
+	c.api("PUT", "/v1/manufacturers/"+m+"/endpoints/erp"+m, auth.RoleAdmin, m, `{"url": "`+c.mfr.URL+`/events",
+		"auth": {"type": "bearer", "bearer_token": "`+bearerSecret+`"}, "signing_secret": "`+signingSecret+`"}`, http.StatusOK)
+	c.api("POST", "/v1/manufacturers/"+m+"/events", auth.RolePlatform, "", `{"event": "moved_to_ready", "id": "evt`+m+`", "data": {}}`, http.StatusAccepted)
+}
+
 // browser is a plain HTTP client with a cookie jar, standing in for a
 // browser where the test needs to see headers and statuses.
 type browser struct {

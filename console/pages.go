@@ -22,7 +22,7 @@ type view struct {
 	Session *session
 	Tenant  *tenantView // nil outside a manufacturer's pages
 	Title   string
-	Nav     string // the active section: webhooks, deliveries, jobs
+	Nav     string // the active section: webhooks, deliveries, jobs, endpoints, events, event-types
 	Notice  string // a success to report
 	Error   string // a failure to report above the content
 	// Fields holds the API's message for each bad field, shown beside it.
@@ -31,7 +31,8 @@ type view struct {
 }
 
 // pageNames are the page templates, each rendered inside layout.html.
-var pageNames = []string{"signin", "signedin", "error", "home", "overview", "webhook", "test", "deliveries", "delivery", "jobs", "job"}
+var pageNames = []string{"signin", "signedin", "error", "home", "overview", "webhook", "test", "deliveries", "delivery", "jobs", "job",
+	"endpoints", "endpoint", "ping", "attempts", "events", "event", "eventtypes"}
 
 var funcs = template.FuncMap{
 	"when": func(t time.Time) string {
@@ -52,10 +53,29 @@ var funcs = template.FuncMap{
 		}
 		return "bad"
 	},
+	// statusClass colours a message status or an attempt outcome.
+	"statusClass": func(s string) string {
+		switch s {
+		case callout.AttemptSucceeded:
+			return "good"
+		case string(callout.MessagePending), string(callout.MessageDelivering), callout.AttemptGone:
+			return "warn"
+		case string(callout.MessageCancelled), "":
+			return "none"
+		}
+		return "bad"
+	},
 	// fe is what the fielderror template needs: the page's field errors,
 	// the field's API name and its input's id.
 	"fe": func(v *view, name, id string) map[string]any {
 		return map[string]any{"Fields": v.Fields, "Name": name, "ID": id}
+	},
+	// sub is the view for a shared part of a page (templates/secrets.html):
+	// the page's field errors, with data of the part's own.
+	"sub": func(v *view, data any) *view {
+		part := *v
+		part.Data = data
+		return &part
 	},
 	"deref": func(b *bool) bool { return b != nil && *b },
 	"list":  func(s ...string) []string { return s },
@@ -71,7 +91,7 @@ var funcs = template.FuncMap{
 func (c *Console) parse() error {
 	c.pages = make(map[string]*template.Template, len(pageNames))
 	for _, name := range pageNames {
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/tree.html", "templates/"+name+".html")
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/tree.html", "templates/secrets.html", "templates/"+name+".html")
 		if err != nil {
 			return fmt.Errorf("console: parsing the %s page: %w", name, err)
 		}
@@ -102,19 +122,15 @@ func (cl *client) view(s *session, title, nav string) *view {
 
 // webhookView is a webhook config as the API reads it, secrets redacted.
 type webhookView struct {
-	ManufacturerID string       `json:"manufacturer_id"`
-	Kind           callout.Kind `json:"kind"`
-	Enabled        bool         `json:"enabled"`
-	URL            string       `json:"url"`
-	Auth           struct {
-		Type           string     `json:"type"`
-		BearerTokenSet *bool      `json:"bearer_token_set"`
-		Auth0          *auth0View `json:"auth0"`
-	} `json:"auth"`
-	ExportFormat        string `json:"export_format"`
-	TimeoutMS           int    `json:"timeout_ms"`
-	Retries             int    `json:"retries"`
-	GenericErrorMessage string `json:"generic_error_message"`
+	ManufacturerID      string       `json:"manufacturer_id"`
+	Kind                callout.Kind `json:"kind"`
+	Enabled             bool         `json:"enabled"`
+	URL                 string       `json:"url"`
+	Auth                authView     `json:"auth"`
+	ExportFormat        string       `json:"export_format"`
+	TimeoutMS           int          `json:"timeout_ms"`
+	Retries             int          `json:"retries"`
+	GenericErrorMessage string       `json:"generic_error_message"`
 	Breaker             struct {
 		ConsecutiveFailures int `json:"consecutive_failures"`
 		OpenSeconds         int `json:"open_seconds"`
@@ -122,6 +138,14 @@ type webhookView struct {
 	SigningSecretSet bool      `json:"signing_secret_set"`
 	CacheSeconds     int       `json:"cache_seconds"`
 	UpdatedAt        time.Time `json:"updated_at"`
+}
+
+// authView is the authentication of a webhook or an endpoint as the API
+// reads it, secrets shown only as set.
+type authView struct {
+	Type           string     `json:"type"`
+	BearerTokenSet *bool      `json:"bearer_token_set"`
+	Auth0          *auth0View `json:"auth0"`
 }
 
 type auth0View struct {
@@ -232,17 +256,10 @@ func (c *Console) saveWebhook(w http.ResponseWriter, r *http.Request, s *session
 		if !configured {
 			method = http.MethodPut
 		}
-		err = cl.do(method, "/webhooks/"+url.PathEscape(string(kind)), body, nil)
-		var pe *problemError
-		switch {
-		case err == nil:
-			// Post, redirect, get: reloading the page does not post again.
-			http.Redirect(w, r, "/console/m/"+cl.m+"/webhooks/"+string(kind)+"?saved=1", http.StatusSeeOther)
-			return
-		case errors.As(err, &pe) && pe.Status == http.StatusUnprocessableEntity:
-			fields = pe.fields()
-		default:
-			c.fail(w, r, s, err)
+		var done bool
+		fields, done = c.send(w, r, s, cl, method, "/webhooks/"+url.PathEscape(string(kind)), body, nil,
+			func() string { return "/webhooks/" + string(kind) + "?saved=1" })
+		if done {
 			return
 		}
 	}
@@ -254,6 +271,27 @@ func (c *Console) saveWebhook(w http.ResponseWriter, r *http.Request, s *session
 	v.Fields = fields
 	v.Data = &editor{Webhook: stored, Configured: configured, Breaker: c.breakerState(stored)}
 	c.render(w, r, http.StatusUnprocessableEntity, "webhook", v)
+}
+
+// send makes a change through the API, with body, decoding the answer
+// into out (nil to ignore it). Once it is made, the browser goes to the
+// manufacturer's page next returns (post, redirect, get: reloading that
+// page does not post again); a 422's fields are returned, to show the form
+// again beside them; any other error is shown. done reports that the
+// answer is written.
+func (c *Console) send(w http.ResponseWriter, r *http.Request, s *session, cl *client, method, path string, body, out any,
+	next func() string) (fields map[string]string, done bool) {
+	err := cl.do(method, path, body, out)
+	var pe *problemError
+	switch {
+	case err == nil:
+		http.Redirect(w, r, "/console/m/"+cl.m+next(), http.StatusSeeOther)
+		return nil, true
+	case errors.As(err, &pe) && pe.Status == http.StatusUnprocessableEntity:
+		return pe.fields(), false
+	}
+	c.fail(w, r, s, err)
+	return nil, true
 }
 
 func (c *Console) testWebhook(w http.ResponseWriter, r *http.Request, s *session, cl *client) {
@@ -298,32 +336,61 @@ var outcomes = []callout.Outcome{callout.OutcomeAccepted, callout.OutcomeRejecte
 func (c *Console) deliveries(w http.ResponseWriter, r *http.Request, s *session, cl *client) {
 	q := r.URL.Query()
 	d := &deliveriesView{Kind: q.Get("kind"), Job: strings.TrimSpace(q.Get("job")), Outcome: q.Get("outcome"), Outcomes: outcomes}
-	filter := url.Values{}
-	for k, v := range map[string]string{"kind": d.Kind, "job": d.Job, "outcome": d.Outcome, "cursor": q.Get("cursor")} {
-		if v != "" {
-			filter.Set(k, v)
-		}
-	}
-	filter.Set("limit", "25")
+	filter := listQuery(map[string]string{"kind": d.Kind, "job": d.Job, "outcome": d.Outcome, "cursor": q.Get("cursor")})
 	v := cl.view(s, "Deliveries", "deliveries")
 	v.Data = d
-	err := cl.do(http.MethodGet, "/deliveries?"+filter.Encode(), nil, &d.Page)
+	if !c.readList(w, r, s, cl, v, "deliveries", "/deliveries?"+filter.Encode(), &d.Page) {
+		return
+	}
+	d.Next = nextQuery(filter, d.Page.NextCursor)
+	c.render(w, r, http.StatusOK, "deliveries", v)
+}
+
+// listSize is how many rows a page of a list shows.
+const listSize = "25"
+
+// listQuery is the API query of one page of a list: the filters given, and
+// the page's size.
+func listQuery(filters map[string]string) url.Values {
+	q := url.Values{"limit": {listSize}}
+	for k, v := range filters {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	return q
+}
+
+// nextQuery is the console's query of the list's next page, "" for none.
+func nextQuery(filter url.Values, cursor *string) string {
+	if cursor == nil {
+		return ""
+	}
+	next := url.Values{}
+	for k, v := range filter {
+		next[k] = v
+	}
+	next.Del("limit")
+	next.Set("cursor", *cursor)
+	return next.Encode()
+}
+
+// readList reads one page of a list into out, or renders the page name
+// with the filter the API refused marked (422), or an error page: it
+// reports whether the caller is to render the list.
+func (c *Console) readList(w http.ResponseWriter, r *http.Request, s *session, cl *client, v *view, name, path string, out any) bool {
+	err := cl.do(http.MethodGet, path, nil, out)
 	var pe *problemError
 	switch {
 	case errors.As(err, &pe) && pe.Status == http.StatusUnprocessableEntity:
 		v.Fields = pe.fields()
-		c.render(w, r, http.StatusUnprocessableEntity, "deliveries", v)
-		return
+		c.render(w, r, http.StatusUnprocessableEntity, name, v)
+		return false
 	case err != nil:
 		c.fail(w, r, s, err)
-		return
+		return false
 	}
-	if d.Page.NextCursor != nil {
-		filter.Del("limit")
-		filter.Set("cursor", *d.Page.NextCursor)
-		d.Next = filter.Encode()
-	}
-	c.render(w, r, http.StatusOK, "deliveries", v)
+	return true
 }
 
 func (c *Console) delivery(w http.ResponseWriter, r *http.Request, s *session, cl *client) {

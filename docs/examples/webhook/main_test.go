@@ -170,3 +170,39 @@ func post(t *testing.T, url, body, id string, ts int64, sig string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// TestExamplesVerifyEvents checks what docs/manufacturers.md says of event
+// deliveries: the same verification accepts an event attempt Callout's
+// client signs (webhook-id is then the event id), and refuses one signed
+// with another secret. The event's data, sent alone (format "data"), is a
+// job the examples can read.
+func TestExamplesVerifyEvents(t *testing.T) {
+	key := make([]byte, 32)
+	rand.Read(key)
+	secret := "whsec_" + base64.StdEncoding.EncodeToString(key)
+	client := webhook.New(webhook.Options{Policy: webhook.Policy{AllowPrivateNetworks: true, AllowInsecureHTTP: true}})
+	ev := &callout.Event{ID: "order-123456-ready", Type: "moved_to_ready", Timestamp: time.Now(),
+		Data: []byte(`{"job": {"id": 338167}}`)}
+
+	for _, ex := range examples {
+		t.Run(ex.file, func(t *testing.T) {
+			url := serve(t, ex.run, secret)
+			for _, tt := range []struct {
+				name, secret, want string
+				status             int
+			}{
+				{"signed with the endpoint's secret", secret, callout.AttemptSucceeded, http.StatusOK},
+				{"signed with another secret", "whsec_" + base64.StdEncoding.EncodeToString([]byte("another key of 24 bytes!")), callout.AttemptHTTPError, http.StatusUnauthorized},
+			} {
+				ep := &callout.Endpoint{ID: "ep_1", ManufacturerID: "103", URL: url, SigningSecret: tt.secret, Enabled: true,
+					Format: callout.FormatData}
+				ep.SetDefaults()
+				res := client.Deliver(t.Context(), &webhook.EventRequest{Endpoint: ep, EventID: ev.ID, EventType: ev.Type,
+					Body: callout.EventBody(ep.Format, ev, ep.ID), Attempt: 1})
+				if res.Outcome != tt.want || res.HTTPStatus != tt.status {
+					t.Errorf("%s: %s, HTTP %d (%s); want %s, HTTP %d", tt.name, res.Outcome, res.HTTPStatus, res.Detail, tt.want, tt.status)
+				}
+			}
+		})
+	}
+}
