@@ -138,13 +138,8 @@ func (s *Store) ListDeliveries(ctx context.Context, f callout.DeliveryFilter) ([
 		b.WriteString(` AND outcome = ?`)
 		args = append(args, string(f.Outcome))
 	}
-	if f.Cursor != "" {
-		started, id, err := decodeCursor(f.Cursor)
-		if err != nil {
-			return nil, "", callout.Invalid(callout.FieldError{Field: "cursor", Message: "is not a cursor this API returned"})
-		}
-		b.WriteString(` AND (started_at < ? OR (started_at = ? AND id < ?))`)
-		args = append(args, started, started, id)
+	if err := cursorClause(&b, &args, f.Cursor, "started_at"); err != nil {
+		return nil, "", err
 	}
 	// One more row than asked tells whether there is a next page.
 	b.WriteString(` ORDER BY started_at DESC, id DESC LIMIT ?`)
