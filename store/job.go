@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/callout/callout"
 )
 
@@ -251,7 +253,20 @@ func (s *Store) SavePricing(ctx context.Context, manufacturerID, jobID string, p
 	if err != nil {
 		return fmt.Errorf("saving pricing of job %s: %w", jobID, err)
 	}
-	err = s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	if s.dialect == DialectPostgres && p != nil {
+		err = s.savePricingAsync(ctx, manufacturerID, jobID, pricing, revision, d)
+	} else {
+		err = s.savePricing(ctx, manufacturerID, jobID, pricing, revision, d)
+	}
+	if err != nil {
+		return fmt.Errorf("saving pricing of job %s: %w", jobID, err)
+	}
+	return nil
+}
+
+// savePricing saves in one write transaction.
+func (s *Store) savePricing(ctx context.Context, manufacturerID, jobID string, pricing sql.NullString, revision sql.NullInt64, d *callout.Delivery) error {
+	return s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := s.writePricing(ctx, tx, manufacturerID, jobID, pricing, revision); err != nil {
 			return err
 		}
@@ -260,11 +275,54 @@ func (s *Store) SavePricing(ctx context.Context, manufacturerID, jobID string, p
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("saving pricing of job %s: %w", jobID, err)
-	}
-	return nil
 }
+
+// savePricingAsync saves a pricing and its delivery on PostgreSQL in one
+// round trip, committed without waiting for the disk (see asyncBatch). The
+// delivery is inserted only with the job, so that nothing is written when
+// the batch's last statement finds no job.
+func (s *Store) savePricingAsync(ctx context.Context, manufacturerID, jobID string, pricing sql.NullString, revision sql.NullInt64, d *callout.Delivery) error {
+	var delivery []any
+	if d != nil {
+		args, err := deliveryArgs(d)
+		if err != nil {
+			return err
+		}
+		delivery = append(args, manufacturerID, jobID)
+	}
+	return s.asyncBatch(ctx, func(b *pgx.Batch) {
+		b.Queue(s.rebind(upsertPricingQuery), manufacturerID, jobID, pricing, revision, manufacturerID, jobID, revision)
+		if d != nil {
+			b.Queue(s.rebind(insertDeliveryOfJobQuery), delivery...)
+		}
+		b.Queue(s.rebind(jobExistsQuery), manufacturerID, jobID)
+	}, func(br pgx.BatchResults) error {
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		if d != nil {
+			if _, err := br.Exec(); err != nil {
+				return deliveryError(d, err)
+			}
+		}
+		var exists bool
+		if err := br.QueryRow().Scan(&exists); err != nil {
+			return fmt.Errorf("reading job %s: %w", jobID, err)
+		}
+		if !exists {
+			return notFoundJob(jobID)
+		}
+		return nil
+	})
+}
+
+// insertDeliveryOfJobQuery inserts a delivery, from deliveryArgs followed by
+// a manufacturer and job id, only while that job exists.
+const insertDeliveryOfJobQuery = `INSERT INTO deliveries (manufacturer_id, ` + deliveryColumns + `)
+	SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+	WHERE EXISTS (SELECT 1 FROM jobs WHERE manufacturer_id = ? AND id = ?)`
+
+const jobExistsQuery = `SELECT EXISTS (SELECT 1 FROM jobs WHERE manufacturer_id = ? AND id = ?)`
 
 // writePricing replaces the job's pricing of revision (NULL deletes it), or
 // fails with not_found when there is no such job. It writes nothing, without
@@ -283,11 +341,7 @@ func (s *Store) writePricing(ctx context.Context, tx *sql.Tx, manufacturerID, jo
 	// pricing. But ON CONFLICT updates the newest pricing row, even one
 	// committed after the check: the condition on its revision keeps a late
 	// price of old documents from replacing the new documents' pricing.
-	res, err := s.exec(ctx, tx, `INSERT INTO job_pricing (manufacturer_id, job_id, pricing, revision)
-		SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM jobs WHERE manufacturer_id = ? AND id = ? AND revision = ?)
-		ON CONFLICT (manufacturer_id, job_id) DO UPDATE SET pricing = excluded.pricing, revision = excluded.revision
-		WHERE job_pricing.revision <= excluded.revision`,
-		manufacturerID, jobID, pricing, revision, manufacturerID, jobID, revision)
+	res, err := s.exec(ctx, tx, upsertPricingQuery, manufacturerID, jobID, pricing, revision, manufacturerID, jobID, revision)
 	if err != nil {
 		return err
 	}
@@ -298,6 +352,13 @@ func (s *Store) writePricing(ctx context.Context, tx *sql.Tx, manufacturerID, jo
 	}
 	return nil
 }
+
+// upsertPricingQuery writes the pricing of a revision while the job is at
+// that revision (see writePricing).
+const upsertPricingQuery = `INSERT INTO job_pricing (manufacturer_id, job_id, pricing, revision)
+	SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM jobs WHERE manufacturer_id = ? AND id = ? AND revision = ?)
+	ON CONFLICT (manufacturer_id, job_id) DO UPDATE SET pricing = excluded.pricing, revision = excluded.revision
+	WHERE job_pricing.revision <= excluded.revision`
 
 // jobExists returns not_found when there is no such job.
 func (s *Store) jobExists(ctx context.Context, tx *sql.Tx, manufacturerID, jobID string) error {
