@@ -13,6 +13,10 @@ import (
 // as a statement a batch can hold).
 const asyncCommit = `SELECT set_config('synchronous_commit', 'off', true)`
 
+// asyncCommitOfJob is asyncCommit that also tells whether a job exists, to
+// save a batch a statement.
+const asyncCommitOfJob = asyncCommit + `, EXISTS (SELECT 1 FROM jobs WHERE manufacturer_id = ? AND id = ?)`
+
 // asyncBatch runs the statements queue adds, on PostgreSQL, in one round trip
 // and one transaction (a batch runs in an implicit one), which commits
 // without waiting for the write-ahead log to be flushed: read gets their
@@ -23,13 +27,19 @@ const asyncCommit = `SELECT set_config('synchronous_commit', 'off', true)`
 // asks for again, and the deliveries of callouts. Never a submission, a claim
 // or an idempotency key: a caller told one succeeded relies on it.
 //
+// With job, a manufacturer and job id, the batch fails with not_found when
+// there is no such job; queue's statements must then write nothing.
+//
 // A statement's error rolls the whole batch back and is the error returned.
 // An error of read's own does not: the batch is sent whole before read looks
-// at a result, so its statements must write nothing that a result read may
-// find should not have been written.
-func (s *Store) asyncBatch(ctx context.Context, queue func(b *pgx.Batch), read func(br pgx.BatchResults) error) error {
+// at a result.
+func (s *Store) asyncBatch(ctx context.Context, queue func(b *pgx.Batch), job []any, read func(br pgx.BatchResults) error) error {
 	b := &pgx.Batch{}
-	b.Queue(asyncCommit)
+	if job != nil {
+		b.Queue(s.rebind(asyncCommitOfJob), job...)
+	} else {
+		b.Queue(asyncCommit)
+	}
 	queue(b)
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
@@ -38,13 +48,34 @@ func (s *Store) asyncBatch(ctx context.Context, queue func(b *pgx.Batch), read f
 	defer conn.Close()
 	return conn.Raw(func(driverConn any) error {
 		br := driverConn.(*stdlib.Conn).Conn().SendBatch(ctx, b)
-		_, err := br.Exec()
-		if err == nil {
-			err = read(br)
-		}
+		err := readBatch(br, job, read)
 		if cerr := br.Close(); err == nil {
 			err = cerr
 		}
 		return err
 	})
+}
+
+// readBatch reads the results of asyncBatch's batch.
+func readBatch(br pgx.BatchResults, job []any, read func(br pgx.BatchResults) error) error {
+	if job == nil {
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		return read(br)
+	}
+	var (
+		setting string
+		exists  bool
+	)
+	if err := br.QueryRow().Scan(&setting, &exists); err != nil {
+		return err
+	}
+	if err := read(br); err != nil {
+		return err
+	}
+	if !exists {
+		return notFoundJob(job[1].(string))
+	}
+	return nil
 }

@@ -55,7 +55,7 @@ func (s *Store) InsertDelivery(ctx context.Context, d *callout.Delivery) error {
 		}
 		return deliveryError(d, s.asyncBatch(ctx, func(b *pgx.Batch) {
 			b.Queue(s.rebind(insertDeliveryQuery), args...)
-		}, func(br pgx.BatchResults) error {
+		}, nil, func(br pgx.BatchResults) error {
 			_, err := br.Exec()
 			return err
 		}))

@@ -280,7 +280,7 @@ func (s *Store) savePricing(ctx context.Context, manufacturerID, jobID string, p
 // savePricingAsync saves a pricing and its delivery on PostgreSQL in one
 // round trip, committed without waiting for the disk (see asyncBatch). The
 // delivery is inserted only with the job, so that nothing is written when
-// the batch's last statement finds no job.
+// the job is missing.
 func (s *Store) savePricingAsync(ctx context.Context, manufacturerID, jobID string, pricing sql.NullString, revision sql.NullInt64, d *callout.Delivery) error {
 	var delivery []any
 	if d != nil {
@@ -295,8 +295,7 @@ func (s *Store) savePricingAsync(ctx context.Context, manufacturerID, jobID stri
 		if d != nil {
 			b.Queue(s.rebind(insertDeliveryOfJobQuery), delivery...)
 		}
-		b.Queue(s.rebind(jobExistsQuery), manufacturerID, jobID)
-	}, func(br pgx.BatchResults) error {
+	}, []any{manufacturerID, jobID}, func(br pgx.BatchResults) error {
 		if _, err := br.Exec(); err != nil {
 			return err
 		}
@@ -304,13 +303,6 @@ func (s *Store) savePricingAsync(ctx context.Context, manufacturerID, jobID stri
 			if _, err := br.Exec(); err != nil {
 				return deliveryError(d, err)
 			}
-		}
-		var exists bool
-		if err := br.QueryRow().Scan(&exists); err != nil {
-			return fmt.Errorf("reading job %s: %w", jobID, err)
-		}
-		if !exists {
-			return notFoundJob(jobID)
 		}
 		return nil
 	})
@@ -321,8 +313,6 @@ func (s *Store) savePricingAsync(ctx context.Context, manufacturerID, jobID stri
 const insertDeliveryOfJobQuery = `INSERT INTO deliveries (manufacturer_id, ` + deliveryColumns + `)
 	SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
 	WHERE EXISTS (SELECT 1 FROM jobs WHERE manufacturer_id = ? AND id = ?)`
-
-const jobExistsQuery = `SELECT EXISTS (SELECT 1 FROM jobs WHERE manufacturer_id = ? AND id = ?)`
 
 // writePricing replaces the job's pricing of revision (NULL deletes it), or
 // fails with not_found when there is no such job. It writes nothing, without
