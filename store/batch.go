@@ -1,8 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -13,9 +17,8 @@ import (
 // as a statement a batch can hold).
 const asyncCommit = `SELECT set_config('synchronous_commit', 'off', true)`
 
-// asyncCommitOfJob is asyncCommit that also tells whether a job exists, to
-// save a batch a statement.
-const asyncCommitOfJob = asyncCommit + `, EXISTS (SELECT 1 FROM jobs WHERE manufacturer_id = ? AND id = ?)`
+// jobExistsQuery tells whether a job exists.
+const jobExistsQuery = `SELECT EXISTS (SELECT 1 FROM jobs WHERE manufacturer_id = ? AND id = ?)`
 
 // asyncBatch runs the statements queue adds, on PostgreSQL, in one round trip
 // and one transaction (a batch runs in an implicit one), which commits
@@ -27,55 +30,137 @@ const asyncCommitOfJob = asyncCommit + `, EXISTS (SELECT 1 FROM jobs WHERE manuf
 // asks for again, and the deliveries of callouts. Never a submission, a claim
 // or an idempotency key: a caller told one succeeded relies on it.
 //
-// With job, a manufacturer and job id, the batch fails with not_found when
-// there is no such job; queue's statements must then write nothing.
-//
-// A statement's error rolls the whole batch back and is the error returned.
-// An error of read's own does not: the batch is sent whole before read looks
-// at a result.
+// The calls that arrive while another batch is in flight are grouped into the
+// next (see writeAsync). With job, a manufacturer and job id, the call fails
+// with not_found when there is no such job; queue's statements must then
+// write nothing. read reads the results of queue's statements only, and
+// returns their errors.
 func (s *Store) asyncBatch(ctx context.Context, queue func(b *pgx.Batch), job []any, read func(br pgx.BatchResults) error) error {
-	b := &pgx.Batch{}
-	if job != nil {
-		b.Queue(s.rebind(asyncCommitOfJob), job...)
-	} else {
-		b.Queue(asyncCommit)
+	w := &asyncWrite{job: job, queue: queue, read: read, done: make(chan error, 1)}
+	select {
+	case s.asyncQueue <- w:
+		return <-w.done
+	case <-s.stopAsync:
+		return errors.New("store: closed")
+	case <-ctx.Done():
+		return fmt.Errorf("waiting to write: %w", ctx.Err())
 	}
-	queue(b)
+}
+
+// asyncWrite is one call of asyncBatch.
+type asyncWrite struct {
+	job   []any
+	queue func(b *pgx.Batch)
+	read  func(br pgx.BatchResults) error
+	done  chan error
+}
+
+// key orders the writes of a batch by job, so that two processes' batches
+// lock the rows of the same jobs in the same order and never deadlock.
+func (w *asyncWrite) key() string {
+	if w.job == nil {
+		return ""
+	}
+	return w.job[0].(string) + "\x00" + w.job[1].(string)
+}
+
+// writeAsync sends the writes handed to asyncBatch, grouping those that
+// arrive while a batch is in flight into the next: one round trip and one
+// commit for many prices, as the SQLite committer groups its transactions.
+// asyncQueue is unbuffered: a write is either taken here or its caller is
+// told the store is closed.
+func (s *Store) writeAsync() {
+	defer close(s.asyncDone)
+	batch := make([]*asyncWrite, 0, maxBatch)
+	for {
+		select {
+		case w := <-s.asyncQueue:
+			batch = append(batch[:0], w)
+		case <-s.stopAsync:
+			return
+		}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case w := <-s.asyncQueue:
+				batch = append(batch, w)
+			default:
+				break more
+			}
+		}
+		s.sendAsync(batch)
+		clear(batch)
+	}
+}
+
+// sendAsync sends batch as one transaction and tells each write how it went.
+// When a statement fails, PostgreSQL rolls the whole transaction back: each
+// write is then sent again alone, so that only the failing one fails.
+func (s *Store) sendAsync(batch []*asyncWrite) {
+	if len(batch) > 1 {
+		slices.SortStableFunc(batch, func(a, b *asyncWrite) int { return strings.Compare(a.key(), b.key()) })
+	}
+	errs, err := s.send(batch)
+	if err != nil && len(batch) > 1 {
+		for _, w := range batch {
+			errs, err := s.send([]*asyncWrite{w})
+			w.done <- cmp.Or(err, errs[0])
+		}
+		return
+	}
+	for i, w := range batch {
+		w.done <- cmp.Or(err, errs[i])
+	}
+}
+
+// send runs writes in one batch. It returns each write's own error
+// (not_found for a missing job), and the batch's.
+func (s *Store) send(writes []*asyncWrite) ([]error, error) {
+	b := &pgx.Batch{}
+	b.Queue(asyncCommit)
+	for _, w := range writes {
+		if w.job != nil {
+			b.Queue(s.rebind(jobExistsQuery), w.job...)
+		}
+		w.queue(b)
+	}
+	errs := make([]error, len(writes))
+	// Never cancelled: cancelling would roll back every write of the batch.
+	ctx := context.Background()
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("store: %w", err)
+		return errs, fmt.Errorf("store: %w", err)
 	}
 	defer conn.Close()
-	return conn.Raw(func(driverConn any) error {
+	err = conn.Raw(func(driverConn any) error {
 		br := driverConn.(*stdlib.Conn).Conn().SendBatch(ctx, b)
-		err := readBatch(br, job, read)
+		err := readAsync(br, writes, errs)
 		if cerr := br.Close(); err == nil {
 			err = cerr
 		}
 		return err
 	})
+	return errs, err
 }
 
-// readBatch reads the results of asyncBatch's batch.
-func readBatch(br pgx.BatchResults, job []any, read func(br pgx.BatchResults) error) error {
-	if job == nil {
-		if _, err := br.Exec(); err != nil {
+// readAsync reads the results of send's batch into errs.
+func readAsync(br pgx.BatchResults, writes []*asyncWrite, errs []error) error {
+	if _, err := br.Exec(); err != nil {
+		return err
+	}
+	for i, w := range writes {
+		exists := true
+		if w.job != nil {
+			if err := br.QueryRow().Scan(&exists); err != nil {
+				return err
+			}
+		}
+		if err := w.read(br); err != nil {
 			return err
 		}
-		return read(br)
-	}
-	var (
-		setting string
-		exists  bool
-	)
-	if err := br.QueryRow().Scan(&setting, &exists); err != nil {
-		return err
-	}
-	if err := read(br); err != nil {
-		return err
-	}
-	if !exists {
-		return notFoundJob(job[1].(string))
+		if !exists {
+			errs[i] = notFoundJob(w.job[1].(string))
+		}
 	}
 	return nil
 }

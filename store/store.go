@@ -113,6 +113,14 @@ type Store struct {
 	txQueue     chan *txRequest
 	stopCommits chan struct{}
 	commitsDone chan struct{}
+
+	// asyncQueue hands the PostgreSQL writes committed asynchronously
+	// (prices and deliveries, see asyncBatch) to writeAsync, which groups
+	// them (nil on SQLite). stopAsync ends it and asyncDone closes when it
+	// has.
+	asyncQueue chan *asyncWrite
+	stopAsync  chan struct{}
+	asyncDone  chan struct{}
 }
 
 // Open opens the database o selects, checks that it answers, and applies
@@ -196,6 +204,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		s.txQueue, s.stopCommits, s.commitsDone = make(chan *txRequest), make(chan struct{}), make(chan struct{})
 		go s.commit()
 	}
+	if s.dialect == DialectPostgres {
+		s.asyncQueue, s.stopAsync, s.asyncDone = make(chan *asyncWrite), make(chan struct{}), make(chan struct{})
+		go s.writeAsync()
+	}
 	return s, nil
 }
 
@@ -206,6 +218,10 @@ func (s *Store) Close() error {
 		<-s.checkpointsDone
 		close(s.stopCommits)
 		<-s.commitsDone
+	}
+	if s.stopAsync != nil {
+		close(s.stopAsync)
+		<-s.asyncDone
 	}
 	s.stmtMu.Lock()
 	var errs []error

@@ -236,6 +236,7 @@ func testStore(t *testing.T, open opener) {
 		{"DeliveryPages", testDeliveryPages},
 		{"PruneDeliveries", testPruneDeliveries},
 		{"ConcurrentWritesFailAlone", testConcurrentWritesFailAlone},
+		{"ConcurrentDeliveriesFailAlone", testConcurrentDeliveriesFailAlone},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
