@@ -362,12 +362,20 @@ func (s *Store) jobExists(ctx context.Context, tx *sql.Tx, manufacturerID, jobID
 
 // pricingQuery reads a job, its customer and the manufacturer's webhook of one
 // kind in one statement, so one consistent snapshot, with one round trip.
-var pricingQuery = `SELECT ` + qualify("j", jobColumns) + `, p.pricing, p.revision, c.id, c.document, c.updated_at, ` +
-	qualify("w", webhookColumns) + `
+var pricingQuery = pricingSelect(jobColumns)
+
+// pricingStateQuery is pricingQuery without the job's documents, for a job
+// whose documents the store holds already (see jobDocs).
+var pricingStateQuery = pricingSelect(jobStateColumns)
+
+func pricingSelect(jobColumns string) string {
+	return `SELECT ` + qualify("j", jobColumns) + `, p.pricing, p.revision, c.id, c.document, c.updated_at, ` +
+		qualify("w", webhookColumns) + `
 	FROM ` + jobWithPricing + `
 	LEFT JOIN customers c ON c.manufacturer_id = j.manufacturer_id AND c.id = j.customer_id
 	LEFT JOIN webhooks w ON w.manufacturer_id = j.manufacturer_id AND w.kind = ?
 	WHERE j.manufacturer_id = ? AND j.id = ?`
+}
 
 // qualify prefixes each of the comma-separated columns with table's alias.
 func qualify(alias, columns string) string {
@@ -382,7 +390,32 @@ func qualify(alias, columns string) string {
 // job with its documents, its customer (nil when there is none) and the
 // manufacturer's webhook of kind with its secrets opened (nil when there is
 // none). A missing job is a not_found error.
+//
+// The job's documents come from memory when the store holds them at the
+// revision and update time the read finds (see jobDocs): a price then reads
+// no documents but the customer's, and still sees every change at once.
+// The documents are shared: callers must not modify them.
 func (s *Store) GetPricingInputs(ctx context.Context, manufacturerID, jobID string, kind callout.Kind) (*callout.Job, *callout.Customer, *callout.Webhook, error) {
+	if docs, ok := s.jobDocs.get(manufacturerID, jobID); ok {
+		job, c, wh, err := s.readPricingInputs(ctx, pricingStateQuery, manufacturerID, jobID, kind)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if docs.of(job) {
+			job.Document, job.Export = docs.document, docs.export
+			return job, c, wh, nil
+		}
+	}
+	job, c, wh, err := s.readPricingInputs(ctx, pricingQuery, manufacturerID, jobID, kind)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	s.jobDocs.put(job)
+	return job, c, wh, nil
+}
+
+// readPricingInputs runs pricingQuery or pricingStateQuery.
+func (s *Store) readPricingInputs(ctx context.Context, query, manufacturerID, jobID string, kind callout.Kind) (*callout.Job, *callout.Customer, *callout.Webhook, error) {
 	var (
 		j          jobRow
 		w          webhookRow
@@ -390,8 +423,12 @@ func (s *Store) GetPricingInputs(ctx context.Context, manufacturerID, jobID stri
 		customer   []byte
 		updated    sql.NullInt64
 	)
-	dest := append(j.queryDest(), &customerID, &customer, &updated)
-	err := s.queryRow(ctx, s.db, pricingQuery, string(kind), manufacturerID, jobID).Scan(append(dest, w.dest()...)...)
+	dest := j.queryDest()
+	if query == pricingStateQuery {
+		dest = append(j.stateDest(), &j.pricing, &j.pricingRevision)
+	}
+	dest = append(dest, &customerID, &customer, &updated)
+	err := s.queryRow(ctx, s.db, query, string(kind), manufacturerID, jobID).Scan(append(dest, w.dest()...)...)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, nil, nil, notFoundJob(jobID)

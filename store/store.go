@@ -94,6 +94,8 @@ type Store struct {
 	pending map[string]struct{}
 	// rebound caches rebind's PostgreSQL form of each query.
 	rebound sync.Map
+	// jobDocs holds the documents of the jobs priced (see GetPricingInputs).
+	jobDocs docCache
 
 	// stopCheckpoints ends the SQLite checkpointer; checkpointsDone closes
 	// when it has.

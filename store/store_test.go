@@ -232,6 +232,7 @@ func testStore(t *testing.T, open opener) {
 		{"Pricing", testPricing},
 		{"PricingOfReplacedDocuments", testPricingOfReplacedDocuments},
 		{"PricingInputs", testPricingInputs},
+		{"PricingInputsSeeEveryChange", testPricingInputsSeeEveryChange},
 		{"Deliveries", testDeliveries},
 		{"DeliveryPages", testDeliveryPages},
 		{"PruneDeliveries", testPruneDeliveries},
