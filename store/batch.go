@@ -79,15 +79,7 @@ func (s *Store) writeAsync() {
 		case <-s.stopAsync:
 			return
 		}
-	more:
-		for len(batch) < maxBatch {
-			select {
-			case w := <-s.asyncQueue:
-				batch = append(batch, w)
-			default:
-				break more
-			}
-		}
+		batch = drain(batch, s.asyncQueue)
 		s.sendAsync(batch)
 		clear(batch)
 	}
