@@ -38,7 +38,8 @@ type target struct {
 	Note string `json:"note,omitempty"`
 }
 
-// The targets (SPEC §10 and issue 13), per store where they differ.
+// The targets (the README's Performance section and issue 13), per store
+// where they differ.
 const (
 	targetAddedP50     = 300 * time.Microsecond // SQLite
 	targetCPUPerPrice  = 200 * time.Microsecond // at saturation
