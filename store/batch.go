@@ -17,26 +17,21 @@ import (
 // as a statement a batch can hold).
 const asyncCommit = `SELECT set_config('synchronous_commit', 'off', true)`
 
-// jobExistsQuery tells whether a job exists.
-const jobExistsQuery = `SELECT EXISTS (SELECT 1 FROM jobs WHERE manufacturer_id = ? AND id = ?)`
-
-// asyncBatch runs the statements queue adds, on PostgreSQL, in one round trip
-// and one transaction (a batch runs in an implicit one), which commits
-// without waiting for the write-ahead log to be flushed: read gets their
-// results in order. A crash of the PostgreSQL server (not of Callout) may
-// lose the last fraction of a second of such commits; PostgreSQL stays
-// consistent and never keeps a later one without an earlier. So only
-// records that are safe to lose go this way: prices, which the platform
-// asks for again, and the deliveries of callouts. Never a submission, a claim
-// or an idempotency key: a caller told one succeeded relies on it.
+// asyncBatch runs one statement on PostgreSQL, in a transaction that commits
+// without waiting for the write-ahead log to be flushed. A crash of the
+// PostgreSQL server (not of Callout) may lose the last fraction of a second
+// of such commits; PostgreSQL stays consistent and never keeps a later one
+// without an earlier. So only records that are safe to lose go this way:
+// prices, which the platform asks for again, and the deliveries of callouts.
+// Never a submission, a claim or an idempotency key: a caller told one
+// succeeded relies on it.
 //
-// The calls that arrive while another batch is in flight are grouped into the
-// next (see writeAsync). With job, a manufacturer and job id, the call fails
-// with not_found when there is no such job; queue's statements must then
-// write nothing. read reads the results of queue's statements only, and
-// returns their errors.
-func (s *Store) asyncBatch(ctx context.Context, queue func(b *pgx.Batch), job []any, read func(br pgx.BatchResults) error) error {
-	w := &asyncWrite{job: job, queue: queue, read: read, done: make(chan error, 1)}
+// The statement returns one row of one boolean: false means it found nothing
+// to write, and asyncBatch then returns missing. Statements that arrive
+// while a batch is in flight are grouped into the next, in the order of
+// their keys (see writeAsync).
+func (s *Store) asyncBatch(ctx context.Context, key, query string, args []any, missing error) error {
+	w := &asyncWrite{key: key, query: s.rebind(query), args: args, missing: missing, done: make(chan error, 1)}
 	select {
 	case s.asyncQueue <- w:
 		return <-w.done
@@ -47,21 +42,14 @@ func (s *Store) asyncBatch(ctx context.Context, queue func(b *pgx.Batch), job []
 	}
 }
 
-// asyncWrite is one call of asyncBatch.
+// asyncWrite is one call of asyncBatch. Its key orders the writes of a batch
+// (by job), so that two processes' batches lock the rows of the same jobs in
+// the same order and never deadlock.
 type asyncWrite struct {
-	job   []any
-	queue func(b *pgx.Batch)
-	read  func(br pgx.BatchResults) error
-	done  chan error
-}
-
-// key orders the writes of a batch by job, so that two processes' batches
-// lock the rows of the same jobs in the same order and never deadlock.
-func (w *asyncWrite) key() string {
-	if w.job == nil {
-		return ""
-	}
-	return w.job[0].(string) + "\x00" + w.job[1].(string)
+	key, query string
+	args       []any
+	missing    error
+	done       chan error
 }
 
 // writeAsync sends the writes handed to asyncBatch, grouping those that
@@ -90,7 +78,7 @@ func (s *Store) writeAsync() {
 // write is then sent again alone, so that only the failing one fails.
 func (s *Store) sendAsync(batch []*asyncWrite) {
 	if len(batch) > 1 {
-		slices.SortStableFunc(batch, func(a, b *asyncWrite) int { return strings.Compare(a.key(), b.key()) })
+		slices.SortStableFunc(batch, func(a, b *asyncWrite) int { return strings.Compare(a.key, b.key) })
 	}
 	errs, err := s.send(batch)
 	if err != nil && len(batch) > 1 {
@@ -106,15 +94,12 @@ func (s *Store) sendAsync(batch []*asyncWrite) {
 }
 
 // send runs writes in one batch. It returns each write's own error
-// (not_found for a missing job), and the batch's.
+// (missing), and the batch's.
 func (s *Store) send(writes []*asyncWrite) ([]error, error) {
 	b := &pgx.Batch{}
 	b.Queue(asyncCommit)
 	for _, w := range writes {
-		if w.job != nil {
-			b.Queue(s.rebind(jobExistsQuery), w.job...)
-		}
-		w.queue(b)
+		b.Queue(w.query, w.args...)
 	}
 	errs := make([]error, len(writes))
 	// Never cancelled: cancelling would roll back every write of the batch.
@@ -141,17 +126,12 @@ func readAsync(br pgx.BatchResults, writes []*asyncWrite, errs []error) error {
 		return err
 	}
 	for i, w := range writes {
-		exists := true
-		if w.job != nil {
-			if err := br.QueryRow().Scan(&exists); err != nil {
-				return err
-			}
-		}
-		if err := w.read(br); err != nil {
+		var wrote bool
+		if err := br.QueryRow().Scan(&wrote); err != nil {
 			return err
 		}
-		if !exists {
-			errs[i] = notFoundJob(w.job[1].(string))
+		if !wrote {
+			errs[i] = w.missing
 		}
 	}
 	return nil

@@ -12,8 +12,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/callout/callout"
 )
 
@@ -53,12 +51,7 @@ func (s *Store) InsertDelivery(ctx context.Context, d *callout.Delivery) error {
 		if err != nil {
 			return err
 		}
-		return deliveryError(d, s.asyncBatch(ctx, func(b *pgx.Batch) {
-			b.Queue(s.rebind(insertDeliveryQuery), args...)
-		}, nil, func(br pgx.BatchResults) error {
-			_, err := br.Exec()
-			return err
-		}))
+		return deliveryError(d, s.asyncBatch(ctx, "", insertDeliveryQuery+` RETURNING true`, args, nil))
 	}
 	return s.writeDB(ctx, func(ctx context.Context, q querier) error { return s.insertDelivery(ctx, q, d) })
 }

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/callout/callout"
 )
 
@@ -278,41 +276,40 @@ func (s *Store) savePricing(ctx context.Context, manufacturerID, jobID string, p
 }
 
 // savePricingAsync saves a pricing and its delivery on PostgreSQL in one
-// round trip, committed without waiting for the disk (see asyncBatch). The
-// delivery is inserted only with the job, so that nothing is written when
-// the job is missing.
+// statement, committed without waiting for the disk (see asyncBatch). It
+// looks the job up once, and writes nothing when it is missing.
 func (s *Store) savePricingAsync(ctx context.Context, manufacturerID, jobID string, pricing sql.NullString, revision sql.NullInt64, d *callout.Delivery) error {
-	var delivery []any
+	query, args := savePricingQuery, []any{manufacturerID, jobID, pricing, revision}
 	if d != nil {
-		args, err := deliveryArgs(d)
+		delivery, err := deliveryArgs(d)
 		if err != nil {
 			return err
 		}
-		delivery = append(args, manufacturerID, jobID)
+		query, args = savePricingDeliveryQuery, append(args, delivery...)
 	}
-	return s.asyncBatch(ctx, func(b *pgx.Batch) {
-		b.Queue(s.rebind(upsertPricingQuery), manufacturerID, jobID, pricing, revision, manufacturerID, jobID, revision)
-		if d != nil {
-			b.Queue(s.rebind(insertDeliveryOfJobQuery), delivery...)
-		}
-	}, []any{manufacturerID, jobID}, func(br pgx.BatchResults) error {
-		if _, err := br.Exec(); err != nil {
-			return err
-		}
-		if d != nil {
-			if _, err := br.Exec(); err != nil {
-				return deliveryError(d, err)
-			}
-		}
-		return nil
-	})
+	return s.asyncBatch(ctx, manufacturerID+"\x00"+jobID, query, args, notFoundJob(jobID))
 }
 
-// insertDeliveryOfJobQuery inserts a delivery, from deliveryArgs followed by
-// a manufacturer and job id, only while that job exists.
-const insertDeliveryOfJobQuery = `INSERT INTO deliveries (manufacturer_id, ` + deliveryColumns + `)
-	SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
-	WHERE EXISTS (SELECT 1 FROM jobs WHERE manufacturer_id = ? AND id = ?)`
+// savePricingQuery is writePricing in one PostgreSQL statement, which tells
+// whether the job exists: $1 and $2 name the job, $3 and $4 are the pricing
+// and its revision.
+const savePricingQuery = pricingCTE + `
+	SELECT EXISTS (SELECT 1 FROM j)`
+
+// savePricingDeliveryQuery is savePricingQuery that also inserts a delivery,
+// from deliveryArgs in $5 to $23, while the job exists.
+const savePricingDeliveryQuery = pricingCTE + `,
+	d AS (INSERT INTO deliveries (manufacturer_id, ` + deliveryColumns + `)
+		SELECT $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23 FROM j)
+	SELECT EXISTS (SELECT 1 FROM j)`
+
+// pricingCTE looks the job up once (j) and writes its pricing (p), as
+// upsertPricingQuery does.
+const pricingCTE = `WITH j AS (SELECT revision FROM jobs WHERE manufacturer_id = $1 AND id = $2),
+	p AS (INSERT INTO job_pricing (manufacturer_id, job_id, pricing, revision)
+		SELECT $1, $2, $3, $4 FROM j WHERE j.revision = $4
+		ON CONFLICT (manufacturer_id, job_id) DO UPDATE SET pricing = excluded.pricing, revision = excluded.revision
+		WHERE job_pricing.revision <= excluded.revision)`
 
 // writePricing replaces the job's pricing of revision (NULL deletes it), or
 // fails with not_found when there is no such job. It writes nothing, without
