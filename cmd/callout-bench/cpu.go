@@ -18,8 +18,9 @@ type cpuUse struct {
 }
 
 // cpuMeter measures the CPU time of one process of the benchmark, and, for
-// Callout on PostgreSQL, of the PostgreSQL backends serving it: the time a
-// price costs in the database, which the process's own CPU leaves out.
+// Callout on PostgreSQL, of the PostgreSQL backends serving it (the time a
+// price costs in the database, which the process's own CPU leaves out) and
+// the database's commits and WAL flushes.
 type cpuMeter struct {
 	pid int
 	// db lists the backends whose application_name is application; nil
@@ -28,12 +29,29 @@ type cpuMeter struct {
 	application string
 }
 
+// databaseUse is what PostgreSQL spent on one phase, per request answered.
+// The transaction and WAL counts are the database's and the server's: other
+// clients of the same server add to them.
+type databaseUse struct {
+	// CPU is that of the backends serving Callout.
+	CPU cpuUse `json:"cpu"`
+	// Transactions counts the database's commits, read-only ones included.
+	Transactions float64 `json:"transactions_per_request"`
+	// WALSyncs counts the server's flushes of its write-ahead log to disk
+	// (pg_stat_wal.wal_sync).
+	WALSyncs float64 `json:"wal_syncs_per_request"`
+}
+
 // measure runs a phase, which returns how many requests it made, and returns
-// the process's CPU use and its backends' (nil without PostgreSQL).
+// the process's CPU use and, with PostgreSQL, the database's (nil without).
 // A backend that exits during the phase is left out of it.
-func (m *cpuMeter) measure(run func() int) (cpuUse, *cpuUse) {
+func (m *cpuMeter) measure(run func() int) (cpuUse, *databaseUse) {
 	before := processCPU(m.pid)
 	backendsBefore := m.backendCPU()
+	var commits, syncs int64
+	if m.db != nil {
+		commits, syncs = m.counters()
+	}
 	n := run()
 	use := perRequest(processCPU(m.pid)-before, n)
 	if m.db == nil {
@@ -43,8 +61,22 @@ func (m *cpuMeter) measure(run func() int) (cpuUse, *cpuUse) {
 	for pid, t := range m.backendCPU() {
 		total += t - backendsBefore[pid]
 	}
-	db := perRequest(total, n)
-	return use, &db
+	commitsAfter, syncsAfter := m.counters()
+	db := &databaseUse{CPU: perRequest(total, n)}
+	if n > 0 {
+		db.Transactions = float64(commitsAfter-commits) / float64(n)
+		db.WALSyncs = float64(syncsAfter-syncs) / float64(n)
+	}
+	return use, db
+}
+
+// counters reads the database's commits and the server's WAL flushes so far.
+func (m *cpuMeter) counters() (commits, walSyncs int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = m.db.QueryRowContext(ctx, `SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()),
+		(SELECT wal_sync FROM pg_stat_wal)`).Scan(&commits, &walSyncs)
+	return commits, walSyncs
 }
 
 func perRequest(total time.Duration, n int) cpuUse {

@@ -225,8 +225,8 @@ type openStore struct {
 	Store string     `json:"store"`
 	Load  openResult `json:"load"`
 	CPU   cpuUse     `json:"cpu"`
-	// DatabaseCPU is the CPU of the PostgreSQL backends serving Callout.
-	DatabaseCPU *cpuUse `json:"database_cpu,omitempty"`
+	// Database is PostgreSQL's part, when Callout is on PostgreSQL.
+	Database *databaseUse `json:"database,omitempty"`
 }
 
 // latency measures the proxy, then Callout on each store, at the fixed rate.
@@ -247,7 +247,7 @@ func (b *bench) latency(ctx context.Context) latencyResult {
 	for _, s := range b.stores {
 		b.say("latency at %.0f/s for %s: Callout on %s", b.opts.rate, b.opts.duration, s.name)
 		o := openStore{Store: s.name}
-		o.CPU, o.DatabaseCPU = s.cpu.measure(func() int {
+		o.CPU, o.Database = s.cpu.measure(func() int {
 			o.Load = loop.run(ctx, timed(b.sendCallout(s)))
 			return o.Load.Sent
 		})
@@ -267,10 +267,10 @@ type saturationResult struct {
 
 // closedStore is the closed-loop phase of Callout on one store.
 type closedStore struct {
-	Store       string       `json:"store"`
-	Load        closedResult `json:"load"`
-	CPU         cpuUse       `json:"cpu"`
-	DatabaseCPU *cpuUse      `json:"database_cpu,omitempty"`
+	Store    string       `json:"store"`
+	Load     closedResult `json:"load"`
+	CPU      cpuUse       `json:"cpu"`
+	Database *databaseUse `json:"database,omitempty"`
 	// WebhookHits is how many requests reached the webhook from Callout:
 	// one per price unless concurrent prices of one job were shared.
 	WebhookHits int64   `json:"webhook_hits"`
@@ -291,7 +291,7 @@ func (b *bench) saturation(ctx context.Context) (saturationResult, error) {
 		b.say("saturation with %d workers for %s: Callout on %s", b.opts.concurrency, b.opts.duration, s.name)
 		c := closedStore{Store: s.name}
 		hits := b.hooks.bearer.Requests()
-		c.CPU, c.DatabaseCPU = s.cpu.measure(func() int {
+		c.CPU, c.Database = s.cpu.measure(func() int {
 			c.Load = loop.run(ctx, b.sendCallout(s))
 			return c.Load.Requests
 		})

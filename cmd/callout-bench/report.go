@@ -135,33 +135,35 @@ func (r *report) writeText(w io.Writer) error {
 	line("Callout and the proxy each run in a process of their own; the load generator and the fake webhooks run in a third.\n\n")
 
 	lat := r.Latency
-	line("Latency at %.0f requests/s, open loop, from each request's due time; CPU per request of the serving process\n", lat.Rate)
-	p("\tp50\tp90\tp99\tmax\tsent\terrors\tgenerator lag p99\tCPU\tdatabase CPU\t\n")
-	row := func(name string, o openResult, cpu cpuUse, db *cpuUse) {
+	line("Latency at %.0f requests/s, open loop, from each request's due time\n", lat.Rate)
+	p("\tp50\tp90\tp99\tmax\tsent\terrors\tgenerator lag p99\tCPU\tdatabase: CPU\tcommits\tWAL flushes\t\n")
+	row := func(name string, o openResult, cpu cpuUse, db *databaseUse) {
 		s := o.Latency
 		p("%s\t%s\t%s\t%s\t%s\t%d/%d\t%d\t%s\t%s\t%s\t\n", name, dur(s.P50), dur(s.P90), dur(s.P99), dur(s.Max),
-			o.Sent, o.Due, s.Errors, dur(o.Lag.P99), dur(cpu.PerRequest), cpuCell(db))
+			o.Sent, o.Due, s.Errors, dur(o.Lag.P99), dur(cpu.PerRequest), databaseCells(db))
 	}
 	row("proxy", lat.Proxy, lat.ProxyCPU, nil)
 	x := lat.Proxy.Latency
 	for _, o := range lat.Callout {
-		row("Callout, "+o.Store, o.Load, o.CPU, o.DatabaseCPU)
+		row("Callout, "+o.Store, o.Load, o.CPU, o.Database)
 		c := o.Load.Latency
-		p("  added\t%s\t%s\t%s\t%s\t\t\t\t\t\t\n", dur(c.P50-x.P50), dur(c.P90-x.P90), dur(c.P99-x.P99), dur(c.Max-x.Max))
-		p("  ratio\t%.2f×\t%.2f×\t%.2f×\t%.2f×\t\t\t\t\t\t\n", ratio(float64(c.P50), float64(x.P50)), ratio(float64(c.P90), float64(x.P90)),
+		p("  added\t%s\t%s\t%s\t%s\t\t\t\t\t\t\t\t\n", dur(c.P50-x.P50), dur(c.P90-x.P90), dur(c.P99-x.P99), dur(c.Max-x.Max))
+		p("  ratio\t%.2f×\t%.2f×\t%.2f×\t%.2f×\t\t\t\t\t\t\t\t\n", ratio(float64(c.P50), float64(x.P50)), ratio(float64(c.P90), float64(x.P90)),
 			ratio(float64(c.P99), float64(x.P99)), ratio(float64(c.Max), float64(x.Max)))
 	}
 
 	sat := r.Saturation
-	line("\nSaturation, closed loop, %d workers; CPU per request of the serving process\n", sat.Workers)
-	p("\trequests/s\tvs proxy\tp50\tp99\trequests\terrors\tCPU\tdatabase CPU\twebhook calls/s\t\n")
-	p("proxy\t%.0f\t\t%s\t%s\t%d\t%d\t%s\t\t\t\n", sat.Proxy.Rate, dur(sat.Proxy.Latency.P50), dur(sat.Proxy.Latency.P99),
+	line("\nSaturation, closed loop, %d workers\n", sat.Workers)
+	p("\trequests/s\tvs proxy\tp50\tp99\trequests\terrors\twebhook calls/s\tCPU\tdatabase: CPU\tcommits\tWAL flushes\t\n")
+	p("proxy\t%.0f\t\t%s\t%s\t%d\t%d\t\t%s\t\t\t\t\n", sat.Proxy.Rate, dur(sat.Proxy.Latency.P50), dur(sat.Proxy.Latency.P99),
 		sat.Proxy.Requests, sat.Proxy.Errors, dur(sat.ProxyCPU.PerRequest))
 	for _, c := range sat.Callout {
-		p("Callout, %s\t%.0f\t%.2f×\t%s\t%s\t%d\t%d\t%s\t%s\t%.0f\t\n", c.Store, c.Load.Rate, ratio(c.Load.Rate, sat.Proxy.Rate),
-			dur(c.Load.Latency.P50), dur(c.Load.Latency.P99), c.Load.Requests, c.Load.Errors, dur(c.CPU.PerRequest),
-			cpuCell(c.DatabaseCPU), c.CalloutRate)
+		p("Callout, %s\t%.0f\t%.2f×\t%s\t%s\t%d\t%d\t%.0f\t%s\t%s\t\n", c.Store, c.Load.Rate, ratio(c.Load.Rate, sat.Proxy.Rate),
+			dur(c.Load.Latency.P50), dur(c.Load.Latency.P99), c.Load.Requests, c.Load.Errors, c.CalloutRate,
+			dur(c.CPU.PerRequest), databaseCells(c.Database))
 	}
+	line("CPU is per request, of the serving process; the database's CPU is its backends' serving Callout, and its commits\n" +
+		"and WAL flushes (of the whole server, other clients included) are per request too.\n")
 
 	br := r.Breaker
 	line("\nBreaker open, sequential refused callouts\n")
@@ -230,12 +232,13 @@ func dur(d time.Duration) string {
 	return fmt.Sprintf("%s%.2fs", sign, d.Seconds())
 }
 
-// cpuCell prints a CPU time per request, or nothing when it was not measured.
-func cpuCell(u *cpuUse) string {
+// databaseCells prints the database's CPU, commits and WAL flushes per
+// request as three cells, empty when there is no database.
+func databaseCells(u *databaseUse) string {
 	if u == nil {
-		return ""
+		return "\t\t"
 	}
-	return dur(u.PerRequest)
+	return fmt.Sprintf("%s\t%.2f\t%.2f", dur(u.CPU.PerRequest), u.Transactions, u.WALSyncs)
 }
 
 // mb prints a size in megabytes (10⁶ bytes, as the targets count them).
