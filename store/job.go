@@ -425,7 +425,7 @@ func (s *Store) readPricingInputs(ctx context.Context, query, manufacturerID, jo
 		dest = append(j.stateDest(), &j.pricing, &j.pricingRevision)
 	}
 	dest = append(dest, &customerID, &customer, &updated)
-	err := s.readRow(ctx, query, []any{string(kind), manufacturerID, jobID}, append(dest, w.dest()...))
+	err := s.queryRow(ctx, s.db, query, string(kind), manufacturerID, jobID).Scan(append(dest, w.dest()...)...)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, nil, nil, notFoundJob(jobID)

@@ -3,8 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-
-	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // querier is what both *sql.DB and *sql.Tx offer.
@@ -109,22 +107,4 @@ func (s *Store) preparePending(ctx context.Context) {
 	for _, q := range queries {
 		s.prepare(ctx, q)
 	}
-}
-
-// readRow runs a query that returns one row and scans it into dest. On
-// PostgreSQL it runs on pgx itself, which scans into dest directly, without
-// database/sql's conversions (a price's read is on the hot path); the error of
-// no row is sql.ErrNoRows either way.
-func (s *Store) readRow(ctx context.Context, query string, args, dest []any) error {
-	if s.dialect != DialectPostgres {
-		return s.queryRow(ctx, s.db, query, args...).Scan(dest...)
-	}
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	return conn.Raw(func(driverConn any) error {
-		return driverConn.(*stdlib.Conn).Conn().QueryRow(ctx, s.rebind(query), args...).Scan(dest...)
-	})
 }
