@@ -19,12 +19,12 @@ const asyncCommit = `SELECT set_config('synchronous_commit', 'off', true)`
 
 // asyncBatch runs one statement on PostgreSQL, in a transaction that commits
 // without waiting for the write-ahead log to be flushed. A crash of the
-// PostgreSQL server (not of Callout) may lose the last fraction of a second
-// of such commits; PostgreSQL stays consistent and never keeps a later one
-// without an earlier. So only records that are safe to lose go this way:
-// prices, which the platform asks for again, and the deliveries of callouts.
-// Never a submission, a claim or an idempotency key: a caller told one
-// succeeded relies on it.
+// PostgreSQL server (not of Callout) may lose the last moments (up to three
+// times wal_writer_delay) of such commits; PostgreSQL stays consistent and
+// never keeps a later one without an earlier. So only records that are safe
+// to lose go this way: prices, which the platform asks for again, and the
+// deliveries of callouts. Never a submission, a claim or an idempotency key:
+// a caller told one succeeded relies on it.
 //
 // The statement returns one row of one boolean: false means it found nothing
 // to write, and asyncBatch then returns missing. Statements that arrive
