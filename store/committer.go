@@ -86,20 +86,25 @@ func (s *Store) commit() {
 		case <-s.stopCommits:
 			return
 		}
-	more:
-		for len(batch) < maxBatch {
-			select {
-			case r := <-s.txQueue:
-				batch = append(batch, r)
-			default:
-				break more
-			}
-		}
+		batch = drain(batch, s.txQueue)
 		s.commitBatch(batch)
 		// The slots beyond the next batch's width would otherwise keep
 		// these requests, and the documents their closures hold, alive.
 		clear(batch)
 	}
+}
+
+// drain adds to batch the requests waiting on queue, up to maxBatch.
+func drain[T any](batch []T, queue <-chan T) []T {
+	for len(batch) < maxBatch {
+		select {
+		case r := <-queue:
+			batch = append(batch, r)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // commitBatch runs batch in one transaction and tells each request how its

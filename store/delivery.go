@@ -42,28 +42,54 @@ func encodeStrings(ss []string) (string, error) {
 // InsertDelivery records one callout. Its text is stored as given, except that
 // NUL and invalid UTF-8 become U+FFFD; its response body is stored byte for
 // byte.
+//
+// On PostgreSQL it commits without waiting for the write-ahead log to reach
+// the disk (see asyncBatch).
 func (s *Store) InsertDelivery(ctx context.Context, d *callout.Delivery) error {
+	if s.dialect == DialectPostgres {
+		args, err := deliveryArgs(d)
+		if err != nil {
+			return err
+		}
+		return deliveryError(d, s.asyncBatch(ctx, "", insertDeliveryQuery+` RETURNING true`, args, nil))
+	}
 	return s.writeDB(ctx, func(ctx context.Context, q querier) error { return s.insertDelivery(ctx, q, d) })
 }
 
 func (s *Store) insertDelivery(ctx context.Context, q querier, d *callout.Delivery) error {
+	args, err := deliveryArgs(d)
+	if err != nil {
+		return err
+	}
+	_, err = s.exec(ctx, q, insertDeliveryQuery, args...)
+	return deliveryError(d, err)
+}
+
+// insertDeliveryQuery inserts a delivery from deliveryArgs.
+const insertDeliveryQuery = `INSERT INTO deliveries (manufacturer_id, ` + deliveryColumns + `)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// deliveryArgs are the values of insertDeliveryQuery's placeholders.
+func deliveryArgs(d *callout.Delivery) ([]any, error) {
 	warnings, err := encodeStrings(d.Warnings)
 	if err != nil {
-		return fmt.Errorf("inserting delivery %s: %w", d.ID, err)
+		return nil, fmt.Errorf("inserting delivery %s: %w", d.ID, err)
 	}
 	messages, err := encodeStrings(d.Messages)
 	if err != nil {
-		return fmt.Errorf("inserting delivery %s: %w", d.ID, err)
+		return nil, fmt.Errorf("inserting delivery %s: %w", d.ID, err)
 	}
 	var body []byte
 	if d.ResponseBody != "" {
 		body = []byte(d.ResponseBody)
 	}
-	_, err = s.exec(ctx, q, `INSERT INTO deliveries (manufacturer_id, `+deliveryColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		d.ManufacturerID, d.ID, string(d.Kind), d.JobID, cleanText(d.RequestID), d.Test, cleanText(d.URL),
+	return []any{d.ManufacturerID, d.ID, string(d.Kind), d.JobID, cleanText(d.RequestID), d.Test, cleanText(d.URL),
 		micros(d.StartedAt), micros(d.FinishedAt), d.DurationMS, d.Attempts, d.HTTPStatus, string(d.Outcome),
-		warnings, cleanText(d.ErrorDetail), messages, cleanText(d.ExternalID), cleanText(d.Cost), body)
+		warnings, cleanText(d.ErrorDetail), messages, cleanText(d.ExternalID), cleanText(d.Cost), body}, nil
+}
+
+// deliveryError is the error of inserting d that failed with err.
+func deliveryError(d *callout.Delivery, err error) error {
 	if isForeignKeyViolation(err) {
 		return notFoundManufacturer(d.ManufacturerID)
 	}

@@ -2,10 +2,12 @@ package store
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -230,5 +232,48 @@ func testPruneDeliveries(t *testing.T, open opener) {
 	// A batch size that divides the count exactly ends too.
 	if n, err := e.PruneDeliveries(e.ctx, cutoff.Add(5*time.Minute), 1); err != nil || n != 5 {
 		t.Errorf("PruneDeliveries with batch 1 = %d, %v; want 5", n, err)
+	}
+}
+
+// testConcurrentDeliveriesFailAlone records many prices and deliveries at
+// once, a third of them failing (a delivery of no such manufacturer): each
+// failure is reported to its own caller alone, even where PostgreSQL groups
+// concurrent prices and deliveries into one transaction, and every other
+// write is kept.
+func testConcurrentDeliveriesFailAlone(t *testing.T, open opener) {
+	e := newEnv(t, open)
+	e.jobWithCustomer(t, "103", "j0")
+	const n = 60
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			id := fmt.Sprintf("d%d", i)
+			switch i % 3 {
+			case 0:
+				errs[i] = e.SavePricing(e.ctx, "103", "j0", &callout.Pricing{Cost: json.Number(fmt.Sprint(i)), Revision: 1}, delivery("103", id, start))
+			case 1:
+				errs[i] = e.InsertDelivery(e.ctx, delivery("nope", id, start))
+			case 2:
+				errs[i] = e.InsertDelivery(e.ctx, delivery("103", id, start))
+			}
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		id := fmt.Sprintf("d%d", i)
+		if i%3 == 1 {
+			wantCode(t, err, callout.ECodeNotFound)
+			continue
+		}
+		if err != nil {
+			t.Errorf("write %d: %v", i, err)
+		} else if _, err := e.GetDelivery(e.ctx, "103", id); err != nil {
+			t.Errorf("delivery %s was reported stored but reads %v", id, err)
+		}
+	}
+	j, err := e.GetJob(e.ctx, "103", "j0")
+	if err != nil || j.Pricing == nil {
+		t.Errorf("job after the prices: pricing %v, %v; want one of them", j.Pricing, err)
 	}
 }

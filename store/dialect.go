@@ -13,10 +13,14 @@ import (
 )
 
 // rebind turns ? placeholders into PostgreSQL's $1, $2, …. Queries here never
-// hold a ? inside a string literal.
+// hold a ? inside a string literal. Each query is rebound once: the hot
+// ones run on every price.
 func (s *Store) rebind(query string) string {
 	if s.dialect != DialectPostgres {
 		return query
+	}
+	if q, ok := s.rebound.Load(query); ok {
+		return q.(string)
 	}
 	var b strings.Builder
 	b.Grow(len(query) + 16)
@@ -30,6 +34,7 @@ func (s *Store) rebind(query string) string {
 		}
 		b.WriteByte(query[i])
 	}
+	s.rebound.Store(query, b.String())
 	return b.String()
 }
 

@@ -251,7 +251,20 @@ func (s *Store) SavePricing(ctx context.Context, manufacturerID, jobID string, p
 	if err != nil {
 		return fmt.Errorf("saving pricing of job %s: %w", jobID, err)
 	}
-	err = s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	if s.dialect == DialectPostgres && p != nil {
+		err = s.savePricingAsync(ctx, manufacturerID, jobID, pricing, revision, d)
+	} else {
+		err = s.savePricing(ctx, manufacturerID, jobID, pricing, revision, d)
+	}
+	if err != nil {
+		return fmt.Errorf("saving pricing of job %s: %w", jobID, err)
+	}
+	return nil
+}
+
+// savePricing saves in one write transaction.
+func (s *Store) savePricing(ctx context.Context, manufacturerID, jobID string, pricing sql.NullString, revision sql.NullInt64, d *callout.Delivery) error {
+	return s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := s.writePricing(ctx, tx, manufacturerID, jobID, pricing, revision); err != nil {
 			return err
 		}
@@ -260,11 +273,43 @@ func (s *Store) SavePricing(ctx context.Context, manufacturerID, jobID string, p
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("saving pricing of job %s: %w", jobID, err)
-	}
-	return nil
 }
+
+// savePricingAsync saves a pricing and its delivery on PostgreSQL in one
+// statement, committed without waiting for the disk (see asyncBatch). It
+// looks the job up once, and writes nothing when it is missing.
+func (s *Store) savePricingAsync(ctx context.Context, manufacturerID, jobID string, pricing sql.NullString, revision sql.NullInt64, d *callout.Delivery) error {
+	query, args := savePricingQuery, []any{manufacturerID, jobID, pricing, revision}
+	if d != nil {
+		delivery, err := deliveryArgs(d)
+		if err != nil {
+			return err
+		}
+		query, args = savePricingDeliveryQuery, append(args, delivery...)
+	}
+	return s.asyncBatch(ctx, manufacturerID+"\x00"+jobID, query, args, notFoundJob(jobID))
+}
+
+// savePricingQuery is writePricing in one PostgreSQL statement, which tells
+// whether the job exists: $1 and $2 name the job, $3 and $4 are the pricing
+// and its revision.
+const savePricingQuery = pricingCTE + `
+	SELECT EXISTS (SELECT 1 FROM j)`
+
+// savePricingDeliveryQuery is savePricingQuery that also inserts a delivery,
+// from deliveryArgs in $5 to $23, while the job exists.
+const savePricingDeliveryQuery = pricingCTE + `,
+	d AS (INSERT INTO deliveries (manufacturer_id, ` + deliveryColumns + `)
+		SELECT $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23 FROM j)
+	SELECT EXISTS (SELECT 1 FROM j)`
+
+// pricingCTE looks the job up once (j) and writes its pricing (p), as
+// upsertPricingQuery does.
+const pricingCTE = `WITH j AS (SELECT revision FROM jobs WHERE manufacturer_id = $1 AND id = $2),
+	p AS (INSERT INTO job_pricing (manufacturer_id, job_id, pricing, revision)
+		SELECT $1, $2, $3, $4 FROM j WHERE j.revision = $4
+		ON CONFLICT (manufacturer_id, job_id) DO UPDATE SET pricing = excluded.pricing, revision = excluded.revision
+		WHERE job_pricing.revision <= excluded.revision)`
 
 // writePricing replaces the job's pricing of revision (NULL deletes it), or
 // fails with not_found when there is no such job. It writes nothing, without
@@ -283,11 +328,7 @@ func (s *Store) writePricing(ctx context.Context, tx *sql.Tx, manufacturerID, jo
 	// pricing. But ON CONFLICT updates the newest pricing row, even one
 	// committed after the check: the condition on its revision keeps a late
 	// price of old documents from replacing the new documents' pricing.
-	res, err := s.exec(ctx, tx, `INSERT INTO job_pricing (manufacturer_id, job_id, pricing, revision)
-		SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM jobs WHERE manufacturer_id = ? AND id = ? AND revision = ?)
-		ON CONFLICT (manufacturer_id, job_id) DO UPDATE SET pricing = excluded.pricing, revision = excluded.revision
-		WHERE job_pricing.revision <= excluded.revision`,
-		manufacturerID, jobID, pricing, revision, manufacturerID, jobID, revision)
+	res, err := s.exec(ctx, tx, upsertPricingQuery, manufacturerID, jobID, pricing, revision, manufacturerID, jobID, revision)
 	if err != nil {
 		return err
 	}
@@ -298,6 +339,13 @@ func (s *Store) writePricing(ctx context.Context, tx *sql.Tx, manufacturerID, jo
 	}
 	return nil
 }
+
+// upsertPricingQuery writes the pricing of a revision while the job is at
+// that revision (see writePricing).
+const upsertPricingQuery = `INSERT INTO job_pricing (manufacturer_id, job_id, pricing, revision)
+	SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM jobs WHERE manufacturer_id = ? AND id = ? AND revision = ?)
+	ON CONFLICT (manufacturer_id, job_id) DO UPDATE SET pricing = excluded.pricing, revision = excluded.revision
+	WHERE job_pricing.revision <= excluded.revision`
 
 // jobExists returns not_found when there is no such job.
 func (s *Store) jobExists(ctx context.Context, tx *sql.Tx, manufacturerID, jobID string) error {
@@ -311,12 +359,20 @@ func (s *Store) jobExists(ctx context.Context, tx *sql.Tx, manufacturerID, jobID
 
 // pricingQuery reads a job, its customer and the manufacturer's webhook of one
 // kind in one statement, so one consistent snapshot, with one round trip.
-var pricingQuery = `SELECT ` + qualify("j", jobColumns) + `, p.pricing, p.revision, c.id, c.document, c.updated_at, ` +
-	qualify("w", webhookColumns) + `
+var pricingQuery = pricingSelect(jobColumns)
+
+// pricingStateQuery is pricingQuery without the job's documents, for a job
+// whose documents the store holds already (see jobDocs).
+var pricingStateQuery = pricingSelect(jobStateColumns)
+
+func pricingSelect(jobColumns string) string {
+	return `SELECT ` + qualify("j", jobColumns) + `, p.pricing, p.revision, c.id, c.document, c.updated_at, ` +
+		qualify("w", webhookColumns) + `
 	FROM ` + jobWithPricing + `
 	LEFT JOIN customers c ON c.manufacturer_id = j.manufacturer_id AND c.id = j.customer_id
 	LEFT JOIN webhooks w ON w.manufacturer_id = j.manufacturer_id AND w.kind = ?
 	WHERE j.manufacturer_id = ? AND j.id = ?`
+}
 
 // qualify prefixes each of the comma-separated columns with table's alias.
 func qualify(alias, columns string) string {
@@ -331,7 +387,32 @@ func qualify(alias, columns string) string {
 // job with its documents, its customer (nil when there is none) and the
 // manufacturer's webhook of kind with its secrets opened (nil when there is
 // none). A missing job is a not_found error.
+//
+// The job's documents come from memory when the store holds them at the
+// revision and update time the read finds (see jobDocs): a price then reads
+// no documents but the customer's, and still sees every change at once.
+// The documents are shared: callers must not modify them.
 func (s *Store) GetPricingInputs(ctx context.Context, manufacturerID, jobID string, kind callout.Kind) (*callout.Job, *callout.Customer, *callout.Webhook, error) {
+	if docs, ok := s.jobDocs.get(manufacturerID, jobID); ok {
+		job, c, wh, err := s.readPricingInputs(ctx, pricingStateQuery, manufacturerID, jobID, kind)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if docs.of(job) {
+			job.Document, job.Export = docs.document, docs.export
+			return job, c, wh, nil
+		}
+	}
+	job, c, wh, err := s.readPricingInputs(ctx, pricingQuery, manufacturerID, jobID, kind)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	s.jobDocs.put(job)
+	return job, c, wh, nil
+}
+
+// readPricingInputs runs pricingQuery or pricingStateQuery.
+func (s *Store) readPricingInputs(ctx context.Context, query, manufacturerID, jobID string, kind callout.Kind) (*callout.Job, *callout.Customer, *callout.Webhook, error) {
 	var (
 		j          jobRow
 		w          webhookRow
@@ -339,8 +420,12 @@ func (s *Store) GetPricingInputs(ctx context.Context, manufacturerID, jobID stri
 		customer   []byte
 		updated    sql.NullInt64
 	)
-	dest := append(j.queryDest(), &customerID, &customer, &updated)
-	err := s.queryRow(ctx, s.db, pricingQuery, string(kind), manufacturerID, jobID).Scan(append(dest, w.dest()...)...)
+	dest := j.queryDest()
+	if query == pricingStateQuery {
+		dest = append(j.stateDest(), &j.pricing, &j.pricingRevision)
+	}
+	dest = append(dest, &customerID, &customer, &updated)
+	err := s.queryRow(ctx, s.db, query, string(kind), manufacturerID, jobID).Scan(append(dest, w.dest()...)...)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, nil, nil, notFoundJob(jobID)

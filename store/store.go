@@ -33,12 +33,15 @@ const DatabaseFile = "callout.db"
 
 // Pool defaults. SQLite in WAL mode serves many readers at once while writers
 // queue on the busy timeout; PostgreSQL gets a pool sized for a few processes
-// sharing one server.
+// sharing one server. Both keep as many idle connections as they may open:
+// under load, a pool that keeps fewer closes a connection each time one
+// comes back beyond them, and opens a new one (a new PostgreSQL backend) for
+// the next request. Idle ones are closed after DefaultConnMaxIdleTime.
 const (
 	DefaultSQLiteMaxOpenConns   = 8
 	DefaultPostgresMaxOpenConns = 20
-	DefaultPostgresMaxIdleConns = 10
 	DefaultConnMaxLifetime      = 30 * time.Minute
+	DefaultConnMaxIdleTime      = 5 * time.Minute
 )
 
 // Sealer encrypts and decrypts webhook secrets at rest. The additional data
@@ -91,6 +94,10 @@ type Store struct {
 	stmtMu  sync.Mutex
 	stmts   map[string]*sql.Stmt
 	pending map[string]struct{}
+	// rebound caches rebind's PostgreSQL form of each query.
+	rebound sync.Map
+	// jobDocs holds the documents of the jobs priced (see GetPricingInputs).
+	jobDocs docCache
 
 	// stopCheckpoints ends the SQLite checkpointer; checkpointsDone closes
 	// when it has.
@@ -113,6 +120,13 @@ type Store struct {
 
 	// enqueuer schedules the delivery of event messages (see SetEnqueuer).
 	enqueuer Enqueuer
+	// asyncQueue hands the PostgreSQL writes committed asynchronously
+	// (prices and deliveries, see asyncBatch) to writeAsync, which groups
+	// them (nil on SQLite). stopAsync ends it and asyncDone closes when it
+	// has.
+	asyncQueue chan *asyncWrite
+	stopAsync  chan struct{}
+	asyncDone  chan struct{}
 }
 
 // Open opens the database o selects, checks that it answers, and applies
@@ -142,9 +156,11 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 			// pgx redacts the password from its parse errors.
 			return nil, fmt.Errorf("store: opening PostgreSQL: %w", err)
 		}
-		s.db.SetMaxOpenConns(cmp.Or(o.MaxOpenConns, DefaultPostgresMaxOpenConns))
-		s.db.SetMaxIdleConns(cmp.Or(o.MaxIdleConns, DefaultPostgresMaxIdleConns))
+		n := cmp.Or(o.MaxOpenConns, DefaultPostgresMaxOpenConns)
+		s.db.SetMaxOpenConns(n)
+		s.db.SetMaxIdleConns(cmp.Or(o.MaxIdleConns, n))
 		s.db.SetConnMaxLifetime(cmp.Or(o.ConnMaxLifetime, DefaultConnMaxLifetime))
+		s.db.SetConnMaxIdleTime(DefaultConnMaxIdleTime)
 	case o.URL != "":
 		// The URL may hold a password: never repeat it.
 		return nil, errors.New("store: the database URL must start with postgres:// or postgresql://, or be empty for SQLite")
@@ -194,6 +210,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		s.txQueue, s.stopCommits, s.commitsDone = make(chan *txRequest), make(chan struct{}), make(chan struct{})
 		go s.commit()
 	}
+	if s.dialect == DialectPostgres {
+		s.asyncQueue, s.stopAsync, s.asyncDone = make(chan *asyncWrite), make(chan struct{}), make(chan struct{})
+		go s.writeAsync()
+	}
 	return s, nil
 }
 
@@ -204,6 +224,10 @@ func (s *Store) Close() error {
 		<-s.checkpointsDone
 		close(s.stopCommits)
 		<-s.commitsDone
+	}
+	if s.stopAsync != nil {
+		close(s.stopAsync)
+		<-s.asyncDone
 	}
 	s.stmtMu.Lock()
 	var errs []error

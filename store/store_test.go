@@ -233,6 +233,7 @@ func testStore(t *testing.T, open opener) {
 		{"Pricing", testPricing},
 		{"PricingOfReplacedDocuments", testPricingOfReplacedDocuments},
 		{"PricingInputs", testPricingInputs},
+		{"PricingInputsSeeEveryChange", testPricingInputsSeeEveryChange},
 		{"Deliveries", testDeliveries},
 		{"DeliveryPages", testDeliveryPages},
 		{"PruneDeliveries", testPruneDeliveries},
@@ -241,6 +242,7 @@ func testStore(t *testing.T, open opener) {
 		{"ConsoleSessions", testConsoleSessions},
 		{"PruneConsole", testPruneConsole},
 		{"Events", testEvents},
+		{"ConcurrentDeliveriesFailAlone", testConcurrentDeliveriesFailAlone},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })

@@ -277,3 +277,34 @@ func TestJobCopyKeepsThePayloadSize(t *testing.T) {
 		t.Errorf("copy's id %d, want 338200", doc.ID)
 	}
 }
+
+func TestStatCPU(t *testing.T) {
+	// The command name holds spaces and a parenthesis; utime 250 and stime
+	// 50 ticks are the 14th and 15th fields.
+	stat := "4242 (callout (x) y) S 1 4242 4242 0 -1 4194560 1200 0 0 0 250 50 0 0 20 0 9 0 1000 0 0\n"
+	got, err := statCPU(stat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 3 * time.Second; got != want {
+		t.Errorf("statCPU = %v, want %v", got, want)
+	}
+	for _, bad := range []string{"no name", "1 (x) S 1 2"} {
+		if _, err := statCPU(bad); err == nil {
+			t.Errorf("statCPU(%q): no error", bad)
+		}
+	}
+}
+
+func TestPostgresProfile(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{"cpu.out", "cpu.postgres.out"},
+		{"/tmp/prof", "/tmp/prof.postgres"},
+	}
+	for _, tt := range tests {
+		if got := postgresProfile(tt.in); got != tt.want {
+			t.Errorf("postgresProfile(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

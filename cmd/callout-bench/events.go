@@ -3,9 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,7 +15,6 @@ import (
 	"time"
 
 	"github.com/callout/callout/auth"
-	"github.com/callout/callout/config"
 )
 
 // The events benchmark (-events) measures publishing and delivery (SPEC §10,
@@ -26,9 +22,6 @@ import (
 // CALLOUT_TEST_DATABASE_URL) names a PostgreSQL server, on PostgreSQL, in one
 // run: Callout in a process of its own, the receivers and the load generator
 // in this one.
-
-// calloutDatabaseEnv hands Callout's process its PostgreSQL URL.
-const calloutDatabaseEnv = "CALLOUT_BENCH_DATABASE_URL_CHILD"
 
 // The targets of issue 12.
 const (
@@ -150,15 +143,10 @@ func benchEventsOn(ctx context.Context, opts options, rcv *receiver, url string,
 	res := &eventsResult{Store: "sqlite", Rate: opts.rate, RSS: map[string]uint64{}}
 	if url != "" {
 		res.Store = "postgres"
-		schemaURL, drop, err := benchSchema(url)
-		if err != nil {
-			return nil, err
-		}
-		defer drop()
-		url = schemaURL
 	}
 	fmt.Fprintf(stderr, "callout-bench: events on %s\n", res.Store)
-	c, err := startCalloutOn(url, stderr)
+	// startCallout makes PostgreSQL's Callout a schema of its own.
+	c, err := startCallout(ctx, stderr, url, "")
 	if err != nil {
 		return nil, err
 	}
@@ -185,47 +173,6 @@ func benchEventsOn(ctx context.Context, opts options, rcv *receiver, url string,
 	b.pending(ctx, res)
 	mark("pending")
 	return res, ctx.Err()
-}
-
-// benchSchema creates a schema of its own on the PostgreSQL server, and
-// returns the URL that selects it and a function that drops it.
-func benchSchema(base string) (string, func(), error) {
-	db, err := sql.Open("pgx", base)
-	if err != nil {
-		return "", nil, err
-	}
-	schema := "bench_" + strings.ToLower(rand.Text()[:12])
-	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-		db.Close()
-		return "", nil, fmt.Errorf("creating the benchmark's schema: %w", err)
-	}
-	drop := func() {
-		_, _ = db.Exec("DROP SCHEMA " + schema + " CASCADE")
-		db.Close()
-	}
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-	}
-	return base + sep + "search_path=" + schema, drop, nil
-}
-
-// eventsDatabase points cfg at the PostgreSQL database of the events
-// benchmark, when it runs on one, with a fixed secret key (PostgreSQL needs
-// one given; the benchmark's secrets are fakes).
-func eventsDatabase(cfg *config.Config) {
-	if url := os.Getenv(calloutDatabaseEnv); url != "" {
-		cfg.DatabaseURL = url
-		cfg.SecretKey = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
-	}
-}
-
-// startCalloutOn starts Callout on SQLite (url "") or PostgreSQL.
-func startCalloutOn(url string, logs io.Writer) (*calloutServer, error) {
-	if err := os.Setenv(calloutDatabaseEnv, url); err != nil {
-		return nil, err
-	}
-	return startCallout(logs, "")
 }
 
 // The manufacturers of the events benchmark.

@@ -13,13 +13,16 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -31,6 +34,7 @@ type options struct {
 	concurrency int
 	burst       int
 	jobs        int
+	databaseURL string
 	cpuprofile  string
 	json        bool
 	logs        bool
@@ -47,7 +51,9 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.IntVar(&o.burst, "burst", 1000, "simultaneous callouts of the token burst")
 	fs.IntVar(&o.jobs, "jobs", 0, "copies of the seed job the prices rotate over (0: one per worker); "+
 		"concurrent prices of one job share one callout, so fewer jobs than workers measure fewer callouts")
-	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of Callout's process, over the whole run, to this file")
+	fs.StringVar(&o.databaseURL, "database-url", "", "PostgreSQL database to measure Callout on too, in a schema of its own (postgres://…)")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of Callout's process, over the whole run, to this file "+
+		"(on PostgreSQL, to the same name with .postgres before its extension)")
 	fs.BoolVar(&o.json, "json", false, "print the results as JSON")
 	fs.BoolVar(&o.logs, "logs", false, "print Callout's warnings and errors on stderr (by default they are only counted)")
 	fs.BoolVar(&o.events, "events", false, "measure event publishing and delivery instead, on SQLite and on the PostgreSQL of CALLOUT_BENCH_DATABASE_URL or CALLOUT_TEST_DATABASE_URL")
@@ -68,6 +74,8 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 		return o, errors.New("-concurrency must be from 1 to 4096")
 	case o.burst < 1 || o.burst > 10_000:
 		return o, errors.New("-burst must be from 1 to 10000")
+	case o.databaseURL != "" && !strings.HasPrefix(o.databaseURL, "postgres://") && !strings.HasPrefix(o.databaseURL, "postgresql://"):
+		return o, errors.New("-database-url must start with postgres:// or postgresql://")
 	case o.jobs < 1 || o.jobs > 10_000:
 		// The copies take the ids after the seed's, which must keep its six
 		// digits, and so the payload's size.
@@ -128,15 +136,31 @@ func measure(ctx context.Context, opts options, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer proxy.Close()
-	c, err := startCallout(logw, opts.cpuprofile)
+	c, err := startCallout(ctx, logw, "", opts.cpuprofile)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	b.callout, b.proxyURL = c, proxy.url
+	b.proxyCPU = &cpuMeter{pid: proxy.cmd.Process.Pid}
+	b.stores = []*calloutStore{{name: "SQLite", server: c, cpu: &cpuMeter{pid: c.cmd.Process.Pid}}}
+	if opts.databaseURL != "" {
+		pg, err := startCallout(ctx, logw, opts.databaseURL, postgresProfile(opts.cpuprofile))
+		if err != nil {
+			return err
+		}
+		defer pg.Close()
+		db, err := sql.Open("pgx", opts.databaseURL)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		b.stores = append(b.stores, &calloutStore{name: "PostgreSQL", server: pg,
+			cpu: &cpuMeter{pid: pg.cmd.Process.Pid, db: db, application: pg.schema}})
+	}
 	mem := newMemoryTracker(c.cmd.Process.Pid, proxy.cmd.Process.Pid)
 
-	b.say("setting up %d+%d jobs", opts.jobs, opts.burst)
+	b.say("setting up %d+%d jobs, and %d on PostgreSQL", opts.jobs, opts.burst, (len(b.stores)-1)*opts.jobs)
 	if err := b.prepare(ctx); err != nil {
 		return err
 	}
@@ -183,4 +207,14 @@ func measure(ctx context.Context, opts options, stdout, stderr io.Writer) error 
 		return r.writeJSON(stdout)
 	}
 	return r.writeText(stdout)
+}
+
+// postgresProfile is where the CPU profile of Callout on PostgreSQL goes:
+// cpu.out becomes cpu.postgres.out.
+func postgresProfile(path string) string {
+	if path == "" {
+		return ""
+	}
+	ext := filepath.Ext(path)
+	return strings.TrimSuffix(path, ext) + ".postgres" + ext
 }

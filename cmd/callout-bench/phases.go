@@ -27,25 +27,36 @@ import (
 	"github.com/callout/callout/webhook"
 )
 
-// bench is what one run measures: Callout and the proxy in front of fake
-// webhooks that answer alike, and the load generator's client.
+// bench is what one run measures: the proxy and Callout on each store in
+// front of fake webhooks that answer alike, and the load generator's client.
 type bench struct {
 	opts     options
 	hc       *http.Client
 	hooks    *fakeWebhooks
 	auth0    *fakeauth0.Server
-	callout  *calloutServer
+	callout  *calloutServer // on SQLite, also for the breaker and the burst
+	stores   []*calloutStore
 	proxyURL string
+	proxyCPU *cpuMeter
 	refused  string // a webhook URL whose port refuses connections
 	progress io.Writer
 	logs     io.Writer
 
-	tokens    map[string]string // app token per manufacturer
-	priceURLs []string          // of mfrPricing's jobs, rotated over
+	tokens    map[string]string // app token per manufacturer, on SQLite
 	burstJobs []int             // of mfrAuth0
 
 	payload []byte      // the bytes Callout sent to the webhook
 	header  http.Header // the headers it sent them with, replayed by the proxy's client
+}
+
+// calloutStore is Callout on one store, as the latency and saturation
+// phases price through it.
+type calloutStore struct {
+	name      string // the store, as the report names it
+	server    *calloutServer
+	header    http.Header // the app's, for mfrPricing
+	priceURLs []string    // of mfrPricing's jobs, rotated over
+	cpu       *cpuMeter
 }
 
 // errStatus is a request answered with another status than expected.
@@ -79,20 +90,18 @@ func (b *bench) post(ctx context.Context, url string, body []byte, header http.H
 	return nil
 }
 
-// priceURL is the price route of a job.
-func (b *bench) priceURL(m string, job int) string {
-	return b.callout.url + "/v1/manufacturers/" + m + "/jobs/" + strconv.Itoa(job) + "/price"
-}
+// priceURL is the price route of a job on SQLite.
+func (b *bench) priceURL(m string, job int) string { return b.callout.priceURL(m, job) }
 
 // appHeader is the header of the app's requests for manufacturer m.
 func (b *bench) appHeader(m string) http.Header {
 	return http.Header{"Authorization": {"Bearer " + b.tokens[m]}}
 }
 
-// sendCallout prices the i-th job of the rotation through Callout.
-func (b *bench) sendCallout(header http.Header) func(ctx context.Context, i int) error {
+// sendCallout prices the i-th job of the rotation through Callout on s.
+func (b *bench) sendCallout(s *calloutStore) func(ctx context.Context, i int) error {
 	return func(ctx context.Context, i int) error {
-		return b.post(ctx, b.priceURLs[i%len(b.priceURLs)], nil, header, http.StatusOK)
+		return b.post(ctx, s.priceURLs[i%len(s.priceURLs)], nil, s.header, http.StatusOK)
 	}
 }
 
@@ -101,11 +110,13 @@ func (b *bench) sendProxy(ctx context.Context, _ int) error {
 	return b.post(ctx, b.proxyURL+"/", b.payload, b.header, http.StatusOK)
 }
 
-// prepare creates the manufacturers, makes one price through Callout and
-// keeps what Callout sent, for the proxy to send the same.
+// prepare creates the manufacturers, makes one price through Callout on
+// each store and keeps what Callout sent, for the proxy to send the same.
+// The breaker and the burst run on SQLite only, so only it gets their
+// manufacturers.
 func (b *bench) prepare(ctx context.Context) error {
 	b.tokens = make(map[string]string)
-	for _, m := range []string{mfrPricing, mfrBroken, mfrAuth0} {
+	for _, m := range []string{mfrBroken, mfrAuth0} {
 		tok, err := b.callout.token(auth.RoleApp, m)
 		if err != nil {
 			return err
@@ -114,11 +125,11 @@ func (b *bench) prepare(ctx context.Context) error {
 	}
 	pricingJobs := jobIDs(seedJob, b.opts.jobs)
 	b.burstJobs = jobIDs(400000, b.opts.burst)
+	pricing := manufacturerSetup{id: mfrPricing, jobs: pricingJobs, webhook: map[string]any{
+		"url":  b.hooks.bearer.URL + "/price",
+		"auth": map[string]any{"type": "bearer", "bearer_token": benchBearer},
+	}}
 	setups := []manufacturerSetup{
-		{id: mfrPricing, jobs: pricingJobs, webhook: map[string]any{
-			"url":  b.hooks.bearer.URL + "/price",
-			"auth": map[string]any{"type": "bearer", "bearer_token": benchBearer},
-		}},
 		{id: mfrBroken, jobs: []int{seedJob}, webhook: map[string]any{
 			"url":     b.refused,
 			"retries": 0,
@@ -140,28 +151,21 @@ func (b *bench) prepare(ctx context.Context) error {
 			return fmt.Errorf("setting up manufacturer %s: %w", s.id, err)
 		}
 	}
-	for _, id := range pricingJobs {
-		b.priceURLs = append(b.priceURLs, b.priceURL(mfrPricing, id))
-	}
-
-	// The first price is checked in full: a benchmark of wrong answers
-	// would measure nothing.
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.priceURL(mfrPricing, seedJob), nil)
-	if err != nil {
-		return err
-	}
-	req.Header = b.appHeader(mfrPricing)
-	resp, err := b.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("pricing job %d: %w", seedJob, err)
-	}
-	answer, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return fmt.Errorf("pricing job %d: %w", seedJob, err)
-	}
-	if resp.StatusCode != http.StatusOK || !bytes.Contains(answer, []byte(`"cost":1234.56`)) {
-		return fmt.Errorf("pricing job %d: %s: %.500s", seedJob, resp.Status, answer)
+	for _, s := range b.stores {
+		if err := s.server.setUp(ctx, b.hc, pricing); err != nil {
+			return fmt.Errorf("setting up manufacturer %s on %s: %w", pricing.id, s.name, err)
+		}
+		tok, err := s.server.token(auth.RoleApp, mfrPricing)
+		if err != nil {
+			return err
+		}
+		s.header = http.Header{"Authorization": {"Bearer " + tok}}
+		for _, id := range pricingJobs {
+			s.priceURLs = append(s.priceURLs, s.server.priceURL(mfrPricing, id))
+		}
+		if err := b.checkPrice(ctx, s); err != nil {
+			return err
+		}
 	}
 	body, header, err := b.hooks.captured()
 	if err != nil {
@@ -175,21 +179,57 @@ func (b *bench) prepare(ctx context.Context) error {
 	return nil
 }
 
-// warmUp opens the connections and fills the caches of both sides.
+// checkPrice prices the seed job through Callout on s and checks the answer
+// in full: a benchmark of wrong answers would measure nothing.
+func (b *bench) checkPrice(ctx context.Context, s *calloutStore) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.server.priceURL(mfrPricing, seedJob), nil)
+	if err != nil {
+		return err
+	}
+	req.Header = s.header
+	resp, err := b.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("pricing job %d on %s: %w", seedJob, s.name, err)
+	}
+	answer, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return fmt.Errorf("pricing job %d on %s: %w", seedJob, s.name, err)
+	}
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(answer, []byte(`"cost":1234.56`)) {
+		return fmt.Errorf("pricing job %d on %s: %s: %.500s", seedJob, s.name, resp.Status, answer)
+	}
+	return nil
+}
+
+// warmUp opens the connections and fills the caches of every side.
 func (b *bench) warmUp(ctx context.Context) {
 	loop := closedLoop{workers: b.opts.concurrency, duration: time.Second}
 	loop.run(ctx, b.sendProxy)
-	loop.run(ctx, b.sendCallout(b.appHeader(mfrPricing)))
+	for _, s := range b.stores {
+		loop.run(ctx, b.sendCallout(s))
+	}
 }
 
-// latencyResult is the open-loop phase of both sides.
+// latencyResult is the open-loop phase of the proxy and of Callout on each
+// store.
 type latencyResult struct {
-	Rate    float64    `json:"rate"`
-	Proxy   openResult `json:"proxy"`
-	Callout openResult `json:"callout"`
+	Rate     float64     `json:"rate"`
+	Proxy    openResult  `json:"proxy"`
+	ProxyCPU cpuUse      `json:"proxy_cpu"`
+	Callout  []openStore `json:"callout"`
 }
 
-// latency measures both sides at the fixed rate, one after the other.
+// openStore is the open-loop phase of Callout on one store.
+type openStore struct {
+	Store string     `json:"store"`
+	Load  openResult `json:"load"`
+	CPU   cpuUse     `json:"cpu"`
+	// Database is PostgreSQL's part, when Callout is on PostgreSQL.
+	Database *databaseUse `json:"database,omitempty"`
+}
+
+// latency measures the proxy, then Callout on each store, at the fixed rate.
 func (b *bench) latency(ctx context.Context) latencyResult {
 	loop := openLoop{rate: b.opts.rate, duration: b.opts.duration, clock: realClock{}}
 	timed := func(send func(context.Context, int) error) sendFunc {
@@ -200,37 +240,65 @@ func (b *bench) latency(ctx context.Context) latencyResult {
 	}
 	r := latencyResult{Rate: b.opts.rate}
 	b.say("latency at %.0f/s for %s: proxy", b.opts.rate, b.opts.duration)
-	r.Proxy = loop.run(ctx, timed(b.sendProxy))
-	b.say("latency at %.0f/s for %s: Callout", b.opts.rate, b.opts.duration)
-	r.Callout = loop.run(ctx, timed(b.sendCallout(b.appHeader(mfrPricing))))
+	r.ProxyCPU, _ = b.proxyCPU.measure(func() int {
+		r.Proxy = loop.run(ctx, timed(b.sendProxy))
+		return r.Proxy.Sent
+	})
+	for _, s := range b.stores {
+		b.say("latency at %.0f/s for %s: Callout on %s", b.opts.rate, b.opts.duration, s.name)
+		o := openStore{Store: s.name}
+		o.CPU, o.Database = s.cpu.measure(func() int {
+			o.Load = loop.run(ctx, timed(b.sendCallout(s)))
+			return o.Load.Sent
+		})
+		r.Callout = append(r.Callout, o)
+	}
 	return r
 }
 
-// saturationResult is the closed-loop phase of both sides.
+// saturationResult is the closed-loop phase of the proxy and of Callout on
+// each store.
 type saturationResult struct {
-	Workers int          `json:"workers"`
-	Proxy   closedResult `json:"proxy"`
-	Callout closedResult `json:"callout"`
-	// CalloutWebhookHits is how many requests reached the webhook from
-	// Callout: one per price unless concurrent prices of one job were
-	// shared.
-	CalloutWebhookHits int64   `json:"callout_webhook_hits"`
-	CalloutCalloutRate float64 `json:"callout_callout_rate"`
+	Workers  int           `json:"workers"`
+	Proxy    closedResult  `json:"proxy"`
+	ProxyCPU cpuUse        `json:"proxy_cpu"`
+	Callout  []closedStore `json:"callout"`
 }
 
-// saturation measures the highest rate of both sides, writing a CPU profile
-// of Callout's part when asked.
+// closedStore is the closed-loop phase of Callout on one store.
+type closedStore struct {
+	Store    string       `json:"store"`
+	Load     closedResult `json:"load"`
+	CPU      cpuUse       `json:"cpu"`
+	Database *databaseUse `json:"database,omitempty"`
+	// WebhookHits is how many requests reached the webhook from Callout:
+	// one per price unless concurrent prices of one job were shared.
+	WebhookHits int64   `json:"webhook_hits"`
+	CalloutRate float64 `json:"callout_rate"`
+}
+
+// saturation measures the highest rate of the proxy, then of Callout on each
+// store.
 func (b *bench) saturation(ctx context.Context) (saturationResult, error) {
 	loop := closedLoop{workers: b.opts.concurrency, duration: b.opts.duration}
 	r := saturationResult{Workers: b.opts.concurrency}
 	b.say("saturation with %d workers for %s: proxy", b.opts.concurrency, b.opts.duration)
-	r.Proxy = loop.run(ctx, b.sendProxy)
-
-	b.say("saturation with %d workers for %s: Callout", b.opts.concurrency, b.opts.duration)
-	hits := b.hooks.bearer.Requests()
-	r.Callout = loop.run(ctx, b.sendCallout(b.appHeader(mfrPricing)))
-	r.CalloutWebhookHits = b.hooks.bearer.Requests() - hits
-	r.CalloutCalloutRate = perSecond(int(r.CalloutWebhookHits), r.Callout.Elapsed)
+	r.ProxyCPU, _ = b.proxyCPU.measure(func() int {
+		r.Proxy = loop.run(ctx, b.sendProxy)
+		return r.Proxy.Requests
+	})
+	for _, s := range b.stores {
+		b.say("saturation with %d workers for %s: Callout on %s", b.opts.concurrency, b.opts.duration, s.name)
+		c := closedStore{Store: s.name}
+		hits := b.hooks.bearer.Requests()
+		c.CPU, c.Database = s.cpu.measure(func() int {
+			c.Load = loop.run(ctx, b.sendCallout(s))
+			return c.Load.Requests
+		})
+		c.WebhookHits = b.hooks.bearer.Requests() - hits
+		c.CalloutRate = perSecond(int(c.WebhookHits), c.Load.Elapsed)
+		r.Callout = append(r.Callout, c)
+	}
 	return r, nil
 }
 

@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -23,11 +27,14 @@ import (
 	"syscall"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+
 	"github.com/callout/callout/auth"
 	"github.com/callout/callout/config"
 	"github.com/callout/callout/internal/fakeauth0"
 	"github.com/callout/callout/internal/fakemanufacturer"
 	"github.com/callout/callout/payload"
+	"github.com/callout/callout/secret"
 	"github.com/callout/callout/server"
 )
 
@@ -187,9 +194,10 @@ type child struct {
 
 // Environment variables that make this program serve one side (see serve).
 const (
-	calloutDirEnv     = "CALLOUT_BENCH_CALLOUT_DIR"
-	calloutProfileEnv = "CALLOUT_BENCH_CPUPROFILE"
-	proxyTargetEnv    = "CALLOUT_BENCH_PROXY_TARGET"
+	calloutDirEnv      = "CALLOUT_BENCH_CALLOUT_DIR"
+	calloutProfileEnv  = "CALLOUT_BENCH_CPUPROFILE"
+	calloutDatabaseEnv = "CALLOUT_BENCH_DATABASE_URL"
+	proxyTargetEnv     = "CALLOUT_BENCH_PROXY_TARGET"
 )
 
 // startChild runs this program again with env added, its standard error going
@@ -233,7 +241,7 @@ func serveChild(ctx context.Context) (ok bool, err error) {
 		return true, serveProxy(ctx, target)
 	}
 	if dir := os.Getenv(calloutDirEnv); dir != "" {
-		return true, serveCallout(ctx, dir, os.Getenv(calloutProfileEnv))
+		return true, serveCallout(ctx, dir, os.Getenv(calloutDatabaseEnv), os.Getenv(calloutProfileEnv))
 	}
 	return false, nil
 }
@@ -251,19 +259,33 @@ func serveProxy(ctx context.Context, target string) error {
 }
 
 // calloutServer is the system under test: Callout on a temporary SQLite
-// store, in a process of its own.
+// store, or on a PostgreSQL schema of its own, in a process of its own.
 type calloutServer struct {
 	*child
 	secret []byte
 	dir    string
+	// schema is the PostgreSQL schema, also the application_name of
+	// Callout's connections, and dropSchema removes it; both unset on SQLite.
+	schema     string
+	dropSchema func() error
 }
 
 // calloutConfig is the configuration of the benchmarked Callout: development
-// mode (private networks and plain http allowed), logging warnings and errors.
-func calloutConfig(dir string) (*config.Config, *config.Secrets, error) {
+// mode (private networks and plain http allowed), logging warnings and errors,
+// on PostgreSQL when databaseURL is not empty.
+func calloutConfig(dir, databaseURL string) (*config.Config, *config.Secrets, error) {
 	cfg := config.Default()
 	cfg.Dev, cfg.DataDir, cfg.LogLevel = true, dir, "warn"
-	eventsDatabase(cfg)
+	if databaseURL != "" {
+		// PostgreSQL needs a sealing key, which every process sharing the
+		// database is given; the one in the data directory serves the
+		// benchmark's two processes alike.
+		key, err := secret.LoadOrCreateKeyFile(filepath.Join(dir, config.SecretKeyFile))
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg.DatabaseURL, cfg.SecretKey = databaseURL, base64.StdEncoding.EncodeToString(key)
+	}
 	cfg.ShutdownTimeout = 5 * time.Second
 	secrets, err := cfg.Prepare()
 	if err != nil {
@@ -273,28 +295,69 @@ func calloutConfig(dir string) (*config.Config, *config.Secrets, error) {
 }
 
 // startCallout starts Callout, its logs going to logs, and a CPU profile of
-// its whole run written to cpuprofile unless that is empty.
-func startCallout(logs io.Writer, cpuprofile string) (*calloutServer, error) {
+// its whole run written to cpuprofile unless that is empty. With a
+// databaseURL it runs on a new schema of that PostgreSQL database, which
+// Close drops; otherwise on SQLite.
+func startCallout(ctx context.Context, logs io.Writer, databaseURL, cpuprofile string) (_ *calloutServer, err error) {
 	dir, err := os.MkdirTemp("", "callout-bench-")
 	if err != nil {
 		return nil, err
 	}
+	c := &calloutServer{dir: dir}
+	defer func() {
+		if err != nil {
+			c.Close()
+		}
+	}()
+	if databaseURL != "" {
+		if databaseURL, c.schema, c.dropSchema, err = newSchema(ctx, databaseURL); err != nil {
+			return nil, err
+		}
+	}
 	// Prepared here first, so that both processes share the generated secrets.
-	_, secrets, err := calloutConfig(dir)
+	_, secrets, err := calloutConfig(dir, databaseURL)
 	if err != nil {
-		os.RemoveAll(dir)
 		return nil, err
 	}
-	c, err := startChild("Callout", []string{calloutDirEnv + "=" + dir, calloutProfileEnv + "=" + cpuprofile}, logs)
+	c.secret = secrets.JWTSecret
+	c.child, err = startChild("Callout", []string{calloutDirEnv + "=" + dir, calloutDatabaseEnv + "=" + databaseURL,
+		calloutProfileEnv + "=" + cpuprofile}, logs)
 	if err != nil {
-		os.RemoveAll(dir)
 		return nil, err
 	}
-	return &calloutServer{child: c, secret: secrets.JWTSecret, dir: dir}, nil
+	return c, nil
+}
+
+// newSchema creates a schema of its own for one run in the database at base,
+// and returns the URL that selects it, its name and the function that drops
+// it. The URL names the connections after the schema too, so that
+// pg_stat_activity tells which backends serve this run.
+func newSchema(ctx context.Context, base string) (url, schema string, drop func() error, err error) {
+	db, err := sql.Open("pgx", base)
+	if err != nil {
+		return "", "", nil, fmt.Errorf("PostgreSQL: %w", err)
+	}
+	schema = "callout_bench_" + strings.ToLower(rand.Text()[:12])
+	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		db.Close()
+		return "", "", nil, fmt.Errorf("PostgreSQL: creating schema %s: %w", schema, err)
+	}
+	drop = func() error {
+		defer db.Close()
+		if _, err := db.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
+			return fmt.Errorf("PostgreSQL: dropping schema %s: %w", schema, err)
+		}
+		return nil
+	}
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	return base + sep + "search_path=" + schema + "&application_name=" + schema, schema, drop, nil
 }
 
 // serveCallout is Callout's process.
-func serveCallout(ctx context.Context, dir, cpuprofile string) error {
+func serveCallout(ctx context.Context, dir, databaseURL, cpuprofile string) error {
 	if cpuprofile != "" {
 		f, err := os.Create(cpuprofile)
 		if err != nil {
@@ -306,7 +369,7 @@ func serveCallout(ctx context.Context, dir, cpuprofile string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	cfg, secrets, err := calloutConfig(dir)
+	cfg, secrets, err := calloutConfig(dir, databaseURL)
 	if err != nil {
 		return err
 	}
@@ -323,9 +386,21 @@ func serveCallout(ctx context.Context, dir, cpuprofile string) error {
 	return srv.Serve(ctx, ln)
 }
 
-// Close stops Callout and removes its data directory.
+// Close stops Callout and removes its data directory and schema.
 func (c *calloutServer) Close() error {
-	return errors.Join(c.child.Close(), os.RemoveAll(c.dir))
+	var errs []error
+	if c.child != nil {
+		errs = append(errs, c.child.Close())
+	}
+	if c.dropSchema != nil {
+		errs = append(errs, c.dropSchema())
+	}
+	return errors.Join(append(errs, os.RemoveAll(c.dir))...)
+}
+
+// priceURL is the price route of a job.
+func (c *calloutServer) priceURL(m string, job int) string {
+	return c.url + "/v1/manufacturers/" + m + "/jobs/" + strconv.Itoa(job) + "/price"
 }
 
 // token mints an API token of role for manufacturer m ("" for the platform).

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"strings"
 	"sync"
@@ -150,5 +154,98 @@ func TestClusterProcessDiesMidSubmission(t *testing.T) {
 	}
 	if len(keys) != 2 || keys[0] == "" || keys[0] != keys[1] {
 		t.Errorf("Idempotency-Keys sent: %q, want the same key twice", keys)
+	}
+}
+
+// TestClusterWebhookChangeReachesEveryProcess changes the pricing webhook
+// through one process after every process has priced with it: the next price
+// through each process calls the new webhook, never the old one.
+func TestClusterWebhookChangeReachesEveryProcess(t *testing.T) {
+	before, after := fakemanufacturer.New(), fakemanufacturer.New()
+	defer before.Close()
+	defer after.Close()
+	before.Answer(http.StatusOK, `{"cost": 1}`)
+	after.Answer(http.StatusOK, `{"cost": 2}`)
+	procs := cluster(t, 3)
+	setUp(procs[0], before.URL, `{"type": "none"}`)
+	const price = "/v1/manufacturers/103/jobs/338167/price"
+	putPricing := func(p *process, url string) {
+		p.must(200, auth.RoleAdmin, "PUT", "/v1/manufacturers/103/webhooks/pricing", `{"url": "`+url+`", "auth": {"type": "none"}}`)
+	}
+	putPricing(procs[0], before.URL)
+	for i, p := range procs {
+		if body := p.must(200, auth.RoleApp, "POST", price, ""); !strings.Contains(string(body), `"cost":1`) {
+			t.Fatalf("process %d, first webhook: %s", i, body)
+		}
+	}
+	called := before.Requests()
+
+	putPricing(procs[1], after.URL)
+	for i, p := range procs {
+		if body := p.must(200, auth.RoleApp, "POST", price, ""); !strings.Contains(string(body), `"cost":2`) {
+			t.Errorf("process %d after the change: %s, want the new webhook's cost 2", i, body)
+		}
+	}
+	if got := before.Requests(); got != called {
+		t.Errorf("the old webhook got %d requests after the change, want none", got-called)
+	}
+	if after.Requests() == 0 {
+		t.Error("the new webhook was never called")
+	}
+}
+
+// TestClusterIdenticalPricesShareOneCallout sends 20 identical prices at once
+// to a process on PostgreSQL while the first one's callout is held: one
+// callout answers them all, including the requests whose reads of the job
+// end after it.
+func TestClusterIdenticalPricesShareOneCallout(t *testing.T) {
+	mfr := fakemanufacturer.New()
+	defer mfr.Close()
+	mfr.Answer(http.StatusOK, `{"cost": 7}`)
+	release := mfr.Hold()
+	p := cluster(t, 1)[0]
+	setUp(p, mfr.URL, `{"type": "none"}`)
+	p.must(200, auth.RoleAdmin, "PUT", "/v1/manufacturers/103/webhooks/pricing", `{"url": "`+mfr.URL+`", "auth": {"type": "none"}}`)
+	tok, err := auth.Mint([]byte(testJWTSecret), auth.RoleApp, "103", time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	const n = 20
+	bodies := make([]string, n)
+	var wg, written sync.WaitGroup
+	for i := range n {
+		written.Add(1)
+		wg.Go(func() {
+			trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { written.Done() }}
+			req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace),
+				"POST", p.url+"/v1/manufacturers/103/jobs/338167/price", nil)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			bodies[i] = fmt.Sprintf("%d %s", resp.StatusCode, body)
+		})
+	}
+	awaitHeld(t, mfr, 1)
+	// Every request is on its way before the callout ends.
+	written.Wait()
+	release()
+	wg.Wait()
+	if got := mfr.Requests(); got != 1 {
+		t.Errorf("%d callouts, want 1", got)
+	}
+	for i, b := range bodies {
+		if !strings.HasPrefix(b, "200 ") || !strings.Contains(b, `"cost":7`) {
+			t.Errorf("caller %d: %s, want the shared cost 7", i, b)
+		}
 	}
 }
