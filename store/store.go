@@ -20,6 +20,7 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"modernc.org/sqlite"
 )
 
 // The dialects, as Dialect reports them.
@@ -157,10 +158,11 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.db, err = sql.Open("sqlite", dsn)
+		connector, err := sqlite.NewConnector(dsn)
 		if err != nil {
 			return nil, fmt.Errorf("store: opening SQLite: %w", err)
 		}
+		s.db = sql.OpenDB(cachingConnector{connector})
 		n := cmp.Or(o.MaxOpenConns, DefaultSQLiteMaxOpenConns)
 		s.db.SetMaxOpenConns(n)
 		s.db.SetMaxIdleConns(cmp.Or(o.MaxIdleConns, n))
