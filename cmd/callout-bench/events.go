@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -158,7 +159,7 @@ func benchEventsOn(ctx context.Context, opts options, rcv *receiver, url string,
 		url = schemaURL
 	}
 	fmt.Fprintf(stderr, "callout-bench: events on %s\n", res.Store)
-	c, err := startCalloutOn(url, stderr)
+	c, err := startCalloutOn(url, profileFor(opts.cpuprofile, res.Store), stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -220,12 +221,23 @@ func eventsDatabase(cfg *config.Config) {
 	}
 }
 
-// startCalloutOn starts Callout on SQLite (url "") or PostgreSQL.
-func startCalloutOn(url string, logs io.Writer) (*calloutServer, error) {
+// startCalloutOn starts Callout on SQLite (url "") or PostgreSQL, writing a
+// CPU profile of its whole run to cpuprofile unless that is empty.
+func startCalloutOn(url, cpuprofile string, logs io.Writer) (*calloutServer, error) {
 	if err := os.Setenv(calloutDatabaseEnv, url); err != nil {
 		return nil, err
 	}
-	return startCallout(logs, "")
+	return startCallout(logs, cpuprofile)
+}
+
+// profileFor names the CPU profile of one store's Callout: "cpu.out" becomes
+// "cpu.sqlite.out" and "cpu.postgres.out"; "" stays "".
+func profileFor(cpuprofile, store string) string {
+	if cpuprofile == "" {
+		return ""
+	}
+	ext := filepath.Ext(cpuprofile)
+	return strings.TrimSuffix(cpuprofile, ext) + "." + store + ext
 }
 
 // The manufacturers of the events benchmark.
