@@ -188,7 +188,17 @@ func New(ctx context.Context, o Options) (*Queue, error) {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
 	q.insert = inserter
-	pool, err := pgxpool.New(ctx, o.URL)
+	poolConfig, err := pgxpool.ParseConfig(o.URL)
+	if err != nil {
+		return nil, fmt.Errorf("queue: opening PostgreSQL: %w", err)
+	}
+	// The working client's writes (fetches, completions, snoozes, leader
+	// election, maintenance) need not wait for the disk: one lost in a
+	// crash is done again (a job fetched or completed again finds its
+	// message's status in the store, which Deliver checks). The jobs
+	// themselves are inserted by the store's transactions, which wait.
+	poolConfig.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
+	pool, err := pgxpool.NewWithConfig(ctx, poolConfig)
 	if err != nil {
 		return nil, fmt.Errorf("queue: opening PostgreSQL: %w", err)
 	}

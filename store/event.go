@@ -266,6 +266,15 @@ func (s *Store) RecordAttempt(ctx context.Context, r *AttemptRecord) (disabled b
 	}
 	err = s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		disabled = false
+		if s.dialect == DialectPostgres {
+			// The commit need not wait for the disk: a record lost in a
+			// crash leaves the message pending, and its River job, whose
+			// completion comes after this in the log and so is lost with
+			// it, is rescued and the message attempted again.
+			if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+				return err
+			}
+		}
 		if _, err := s.exec(ctx, tx, `INSERT INTO event_attempts (manufacturer_id, id, endpoint_id, event_id, number,
 				started_at, duration_ms, http_status, outcome, detail, request_headers, response_body)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
