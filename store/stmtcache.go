@@ -5,6 +5,9 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"strings"
+	"time"
+	"unicode"
 )
 
 // stmtCacheSize bounds the statements each SQLite connection keeps prepared.
@@ -15,8 +18,21 @@ const stmtCacheSize = 128
 // River's SQLite driver runs each of its queries as text, and SQLite parsed
 // each anew: in a profile of the events benchmark, parsing River's job
 // completion, insert and fetch took 40 % of the process's CPU.
+//
+// Its connections also take turns to write, in Go: a write transaction holds
+// writing from its begin to its end, and a writing statement outside one
+// while it runs. The store's own writes queue in its committer, but River's
+// (fetches, completions, snoozes) went straight to SQLite and met the
+// committer in SQLite's busy handler, which sleeps 1 to 100 ms between
+// tries.
 type cachingConnector struct {
 	driver.Connector
+	// writing holds a token while a connection writes.
+	writing chan struct{}
+}
+
+func newCachingConnector(c driver.Connector) cachingConnector {
+	return cachingConnector{Connector: c, writing: make(chan struct{}, 1)}
 }
 
 func (c cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -28,7 +44,7 @@ func (c cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if !ok {
 		return conn, nil
 	}
-	return &cachingConn{cachedConnBase: cc, stmts: map[string]*list.Element{}, lru: list.New()}, nil
+	return &cachingConn{cachedConnBase: cc, stmts: map[string]*list.Element{}, lru: list.New(), writing: c.writing}, nil
 }
 
 // cachedConnBase is what a connection must offer to be wrapped: modernc's
@@ -49,8 +65,81 @@ type cachedConnBase interface {
 // from one goroutine at a time, so it needs no lock.
 type cachingConn struct {
 	cachedConnBase
-	stmts map[string]*list.Element // of *cachedStmt
-	lru   *list.List
+	stmts   map[string]*list.Element // of *cachedStmt
+	lru     *list.List
+	writing chan struct{}
+	inTx    bool
+}
+
+// writeTurnTimeout bounds the wait for a turn to write, as SQLite's busy
+// timeout bounds the wait for its lock: past it the write goes on, to
+// SQLite's busy handler.
+const writeTurnTimeout = sqliteBusyTimeout * time.Millisecond
+
+// turn waits for the connection's turn to write and returns what ends it.
+func (c *cachingConn) turn(ctx context.Context) (end func()) {
+	t := time.NewTimer(writeTurnTimeout)
+	defer t.Stop()
+	select {
+	case c.writing <- struct{}{}:
+		return func() { <-c.writing }
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return func() {}
+}
+
+// writes reports whether a statement run outside a transaction may write:
+// all but SELECT and PRAGMA, after any leading comments (River's queries
+// begin with one).
+func writes(query string) bool {
+	q := strings.TrimSpace(query)
+	for {
+		switch {
+		case strings.HasPrefix(q, "--"):
+			_, rest, _ := strings.Cut(q, "\n")
+			q = strings.TrimSpace(rest)
+		case strings.HasPrefix(q, "/*"):
+			_, rest, _ := strings.Cut(q, "*/")
+			q = strings.TrimSpace(rest)
+		default:
+			word := q
+			if i := strings.IndexFunc(q, unicode.IsSpace); i >= 0 {
+				word = q[:i]
+			}
+			return !strings.EqualFold(word, "SELECT") && !strings.EqualFold(word, "PRAGMA")
+		}
+	}
+}
+
+// BeginTx begins a transaction that holds the turn to write until it ends:
+// every transaction of the store's SQLite database writes (they begin
+// IMMEDIATE).
+func (c *cachingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	end := c.turn(ctx)
+	tx, err := c.cachedConnBase.BeginTx(ctx, opts)
+	if err != nil {
+		end()
+		return nil, err
+	}
+	c.inTx = true
+	return &turnTx{Tx: tx, end: func() { c.inTx = false; end() }}, nil
+}
+
+// turnTx gives up the turn to write when it ends.
+type turnTx struct {
+	driver.Tx
+	end func()
+}
+
+func (t *turnTx) Commit() error {
+	defer t.end()
+	return t.Tx.Commit()
+}
+
+func (t *turnTx) Rollback() error {
+	defer t.end()
+	return t.Tx.Rollback()
 }
 
 var (
@@ -97,6 +186,9 @@ func (c *cachingConn) cached(ctx context.Context, query string) *cachedStmt {
 }
 
 func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if !c.inTx && writes(query) {
+		defer c.turn(ctx)()
+	}
 	cs := c.cached(ctx, query)
 	if cs == nil {
 		return c.cachedConnBase.ExecContext(ctx, query, args)
@@ -104,22 +196,46 @@ func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driv
 	return cs.stmt.(driver.StmtExecContext).ExecContext(ctx, args)
 }
 
+// QueryContext runs query; one that writes outside a transaction (an
+// UPDATE … RETURNING) holds the turn to write until its rows are closed.
 func (c *cachingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	cs := c.cached(ctx, query)
-	if cs == nil {
-		return c.cachedConnBase.QueryContext(ctx, query, args)
+	end := func() {}
+	if !c.inTx && writes(query) {
+		end = c.turn(ctx)
 	}
-	rows, err := cs.stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
+	rows, cs, err := c.query(ctx, query, args)
 	if err != nil {
+		end()
 		return nil, err
 	}
 	full, ok := rows.(typedRows)
 	if !ok {
-		rows.Close()
-		return c.cachedConnBase.QueryContext(ctx, query, args)
+		// Not modernc's rows: the turn ends now rather than never.
+		end()
+		return rows, nil
+	}
+	return &cachedRows{typedRows: full, end: func() {
+		if cs != nil {
+			cs.busy = false
+		}
+		end()
+	}}, nil
+}
+
+// query runs query through its cached statement, which it returns marked
+// busy, or as given when there is none.
+func (c *cachingConn) query(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, *cachedStmt, error) {
+	cs := c.cached(ctx, query)
+	if cs == nil {
+		rows, err := c.cachedConnBase.QueryContext(ctx, query, args)
+		return rows, nil, err
+	}
+	rows, err := cs.stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
+	if err != nil {
+		return nil, nil, err
 	}
 	cs.busy = true
-	return &cachedRows{typedRows: full, stmt: cs}, nil
+	return rows, cs, nil
 }
 
 // Close closes the cached statements, then the connection.
@@ -143,13 +259,15 @@ type typedRows interface {
 	driver.RowsColumnTypeScanType
 }
 
-// cachedRows frees its statement for the next query when closed.
+// cachedRows frees its statement for the next query, and ends its turn to
+// write, when closed.
 type cachedRows struct {
 	typedRows
-	stmt *cachedStmt
+	end func()
 }
 
 func (r *cachedRows) Close() error {
-	r.stmt.busy = false
-	return r.typedRows.Close()
+	err := r.typedRows.Close()
+	r.end()
+	return err
 }

@@ -111,3 +111,79 @@ func TestSQLiteStatementCache(t *testing.T) {
 		t.Errorf("a bad query: got %v, want SQLite's syntax error", err)
 	}
 }
+
+// TestSQLiteWritesTakeTurns: a write transaction holds the turn to write
+// from its begin to its end, a writing query outside one until its rows
+// are closed, and a read does not take it: River's writes queue behind the
+// committer's in Go, not in SQLite's sleeping busy handler.
+func TestSQLiteWritesTakeTurns(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, Options{DataDir: filepath.Join(t.TempDir(), "data"), Sealer: newBox(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var writing chan struct{}
+	conn, err := s.DB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.Raw(func(dc any) error { writing = dc.(*cachingConn).writing; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	held := func(when string, want bool) {
+		t.Helper()
+		if got := len(writing) == 1; got != want {
+			t.Errorf("%s: turn to write held %v, want %v", when, got, want)
+		}
+	}
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE turns (n INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	held("after a statement", false)
+	for _, end := range []string{"commit", "rollback"} {
+		tx, err := s.DB().BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held("in a transaction", true)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO turns VALUES (1)`); err != nil {
+			t.Fatal(err)
+		}
+		if end == "commit" {
+			err = tx.Commit()
+		} else {
+			err = tx.Rollback()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		held("after "+end, false)
+	}
+	rows, err := conn.QueryContext(ctx, "-- name: Bump :many\nUPDATE turns SET n = n + 1 RETURNING n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	held("with an UPDATE … RETURNING's rows open", true)
+	rows.Close()
+	held("once they are closed", false)
+	rows, err = conn.QueryContext(ctx, "/* reads */ SELECT n FROM turns")
+	if err != nil {
+		t.Fatal(err)
+	}
+	held("with a SELECT's rows open", false)
+	rows.Close()
+
+	for q, want := range map[string]bool{
+		"SELECT 1": false, "  select\n1": false, "PRAGMA wal_checkpoint(PASSIVE)": false,
+		"-- name: JobGetAvailable :many\nUPDATE river_job SET x = 1": true,
+		"/* TEMPLATE */ INSERT INTO t VALUES (1)":                    true,
+		"WITH x AS (SELECT 1) UPDATE t SET n = 1":                    true,
+		"DELETE FROM t": true, "SELECTED": true,
+	} {
+		if got := writes(q); got != want {
+			t.Errorf("writes(%q) = %v, want %v", q, got, want)
+		}
+	}
+}

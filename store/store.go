@@ -162,7 +162,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("store: opening SQLite: %w", err)
 		}
-		s.db = sql.OpenDB(cachingConnector{connector})
+		s.db = sql.OpenDB(newCachingConnector(connector))
 		n := cmp.Or(o.MaxOpenConns, DefaultSQLiteMaxOpenConns)
 		s.db.SetMaxOpenConns(n)
 		s.db.SetMaxIdleConns(cmp.Or(o.MaxIdleConns, n))
