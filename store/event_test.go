@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -30,6 +31,7 @@ func testEvents(t *testing.T, open opener) {
 		{"RecordAttempt", testRecordAttempt},
 		{"AutoDisable", testAutoDisable},
 		{"RedeliverRecover", testRedeliverRecover},
+		{"ManyEndpoints", testManyEndpoints},
 		{"EventPages", testEventPages},
 		{"EventTypes", testEventTypes},
 		{"PruneEvents", testPruneEvents},
@@ -472,6 +474,38 @@ func testRedeliverRecover(t *testing.T, open opener) {
 	}
 	_, err = e.Recover(e.ctx, "103", "nope", start, time.Time{})
 	wantCode(t, err, callout.ECodeNotFound)
+}
+
+// testManyEndpoints: an event to more endpoints than one statement inserts
+// messages for gets every message, and so does its redelivery.
+func testManyEndpoints(t *testing.T, open opener) {
+	e := newEnv(t, open)
+	rec := e.recorder()
+	e.manufacturer(t, "103")
+	n := 2*messageRows + 1
+	for i := range n {
+		e.endpoint(t, endpoint("103", fmt.Sprintf("ep%02d", i)))
+	}
+	res := e.publish(t, "103", "a", "{}")
+	keys := rec.take()
+	if res.Messages != n || len(keys) != n {
+		t.Fatalf("published to %d endpoints: %d messages, %d enqueued", n, res.Messages, len(keys))
+	}
+	for _, k := range keys {
+		e.attempt(t, k, 1, callout.AttemptHTTPError, callout.MessageFailed)
+	}
+	if got, err := e.Redeliver(e.ctx, "103", res.Event.ID, ""); err != nil || got != n {
+		t.Fatalf("Redeliver = %d, %v; want %d", got, err, n)
+	}
+	msgs := e.messages(t, "103", res.Event.ID)
+	for i := range n {
+		if id := fmt.Sprintf("ep%02d", i); msgs[id] != callout.MessagePending {
+			t.Errorf("message for %s after redeliver: %q, want pending", id, msgs[id])
+		}
+	}
+	if len(msgs) != n || len(rec.take()) != n {
+		t.Errorf("after redeliver: %d messages, want %d", len(msgs), n)
+	}
 }
 
 func testEventPages(t *testing.T, open opener) {
