@@ -231,8 +231,9 @@ func (s *Service) Deliver(ctx context.Context, k callout.MessageKey, waits int) 
 			Number: n, StartedAt: res.StartedAt, DurationMS: float64(res.Duration) / float64(time.Millisecond),
 			HTTPStatus: res.HTTPStatus, Outcome: res.Outcome, Detail: res.Detail,
 			RequestHeaders: res.RequestHeaders, ResponseBody: res.ResponseBody},
-		Status:       callout.MessageSucceeded,
-		DisableAfter: s.disableAfter,
+		Status:          callout.MessageSucceeded,
+		DisableAfter:    s.disableAfter,
+		EndpointFailing: ep.FailingSince != nil,
 	}
 	var wait time.Duration
 	if res.Outcome != callout.AttemptSucceeded {

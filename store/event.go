@@ -271,6 +271,11 @@ type AttemptRecord struct {
 	// DisableAfter is how long an endpoint may fail before it is disabled
 	// (0: the default).
 	DisableAfter time.Duration
+	// EndpointFailing is whether the endpoint was failing (had a
+	// FailingSince) when read for the attempt. A success clears that only
+	// then: an endpoint that turned failing meanwhile is cleared by its next
+	// success, and the statement is saved on every other one.
+	EndpointFailing bool
 }
 
 // RecordAttempt stores an attempt, moves its message on, and tracks the
@@ -317,6 +322,9 @@ func (s *Store) RecordAttempt(ctx context.Context, r *AttemptRecord) (disabled b
 			return fmt.Errorf("updating the message: %w", err)
 		}
 		if a.Outcome == callout.AttemptSucceeded {
+			if !r.EndpointFailing {
+				return nil
+			}
 			_, err := s.exec(ctx, tx, `UPDATE endpoints SET failing_since = NULL
 				WHERE manufacturer_id = ? AND id = ? AND failing_since IS NOT NULL`, a.ManufacturerID, a.EndpointID)
 			return err

@@ -348,11 +348,16 @@ func testJobSubmittedEvent(t *testing.T, open opener) {
 
 func (e *env) attempt(t *testing.T, k callout.MessageKey, n int, outcome string, status callout.MessageStatus) bool {
 	t.Helper()
+	// As delivery does: the endpoint is read before the attempt.
+	ep, err := e.GetEndpoint(e.ctx, k.ManufacturerID, k.EndpointID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	disabled, err := e.RecordAttempt(e.ctx, &AttemptRecord{
 		Attempt: &callout.Attempt{ManufacturerID: k.ManufacturerID, EndpointID: k.EndpointID, EventID: k.EventID,
 			Number: n, StartedAt: e.clock.Now(), HTTPStatus: 500, Outcome: outcome,
 			RequestHeaders: map[string]string{"Authorization": "[redacted]"}, ResponseBody: []byte("oops")},
-		Status: status, DisableAfter: 48 * time.Hour,
+		Status: status, DisableAfter: 48 * time.Hour, EndpointFailing: ep.FailingSince != nil,
 	})
 	if err != nil {
 		t.Fatalf("RecordAttempt: %v", err)
