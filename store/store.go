@@ -101,6 +101,10 @@ type Store struct {
 	// catchUp asks the committer to finish a checkpoint while no write
 	// runs (see checkpoint).
 	catchUp chan struct{}
+	// writing is the SQLite connections' turn to write (see
+	// cachingConnector), which the catch-up holds: River writes around the
+	// committer.
+	writing chan struct{}
 
 	// txQueue hands every write of this process to the SQLite committer
 	// (nil on PostgreSQL), the one goroutine that writes. SQLite runs one
@@ -162,7 +166,8 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("store: opening SQLite: %w", err)
 		}
-		s.db = sql.OpenDB(newCachingConnector(connector))
+		cc := newCachingConnector(connector)
+		s.db, s.writing = sql.OpenDB(cc), cc.writing
 		n := cmp.Or(o.MaxOpenConns, DefaultSQLiteMaxOpenConns)
 		s.db.SetMaxOpenConns(n)
 		s.db.SetMaxIdleConns(cmp.Or(o.MaxIdleConns, n))
