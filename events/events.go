@@ -51,6 +51,13 @@ const (
 	// worth of them get through each time.
 	busyWait    = 50 * time.Millisecond
 	maxBusyWait = 5 * time.Second
+	// slotWait is how long a message first waits in the process for a
+	// slot of its endpoint's in-flight cap, before it waits in the queue:
+	// a fast endpoint frees one within milliseconds, and a job snoozed and
+	// fetched again costs two writes. At most the cap's number of messages
+	// wait so per endpoint, so a hanging endpoint holds at most twice its
+	// cap of workers, the waiting ones for slotWait at a time.
+	slotWait = 100 * time.Millisecond
 	// minBreakerWait is the least wait for an open breaker.
 	minBreakerWait = time.Second
 )
@@ -85,10 +92,19 @@ type Service struct {
 	now          func() time.Time
 	jitter       func() float64
 	metrics      Metrics
+	slotWait     time.Duration
 
-	mu       sync.Mutex
-	inflight map[endpointKey]int
-	limits   map[endpointKey]*limiter
+	mu     sync.Mutex
+	slots  map[endpointKey]*slots
+	limits map[endpointKey]*limiter
+}
+
+// slots are an endpoint's in-flight cap: sem holds a token per attempt
+// under way; users counts the holders and waiters, so that the entry goes
+// when nobody uses it.
+type slots struct {
+	sem            chan struct{}
+	users, waiters int
 }
 
 type endpointKey struct{ manufacturer, id string }
@@ -96,8 +112,8 @@ type endpointKey struct{ manufacturer, id string }
 // New returns a Service configured by o.
 func New(o Options) *Service {
 	s := &Service{store: o.Store, caller: o.Caller, maxData: o.MaxDataBytes, disableAfter: o.DisableAfter,
-		maxInflight: o.MaxInflightPerEndpoint, now: o.Now, jitter: o.Jitter, metrics: o.Metrics,
-		inflight: map[endpointKey]int{}, limits: map[endpointKey]*limiter{}}
+		maxInflight: o.MaxInflightPerEndpoint, now: o.Now, jitter: o.Jitter, metrics: o.Metrics, slotWait: slotWait,
+		slots: map[endpointKey]*slots{}, limits: map[endpointKey]*limiter{}}
 	if s.maxInflight <= 0 {
 		s.maxInflight = DefaultMaxInflightPerEndpoint
 	}
@@ -194,16 +210,19 @@ func (s *Service) Deliver(ctx context.Context, k callout.MessageKey, waits int) 
 		return true, 0, nil
 	}
 	key := endpointKey{k.ManufacturerID, k.EndpointID}
-	if !s.acquire(key) {
+	sl := s.acquire(ctx, key)
+	if sl == nil {
 		return false, s.backoff(waits - d.Message.Attempts), nil
 	}
-	defer s.release(key)
 	if wait := s.limit(key, ep.RateLimitPerSecond); wait > 0 {
+		s.release(key, sl)
 		return false, wait, nil
 	}
 	n := d.Message.Attempts + 1
 	res := s.caller.Deliver(ctx, &webhook.EventRequest{Endpoint: ep, EventID: d.Event.ID, EventType: d.Event.Type,
 		Body: callout.EventBody(ep.Format, d.Event, ep.ID), Attempt: n})
+	// The cap bounds the requests to the endpoint, not the writes after.
+	s.release(key, sl)
 	if !res.Attempted() {
 		return false, max(res.RetryAfter, minBreakerWait), nil
 	}
@@ -212,8 +231,9 @@ func (s *Service) Deliver(ctx context.Context, k callout.MessageKey, waits int) 
 			Number: n, StartedAt: res.StartedAt, DurationMS: float64(res.Duration) / float64(time.Millisecond),
 			HTTPStatus: res.HTTPStatus, Outcome: res.Outcome, Detail: res.Detail,
 			RequestHeaders: res.RequestHeaders, ResponseBody: res.ResponseBody},
-		Status:       callout.MessageSucceeded,
-		DisableAfter: s.disableAfter,
+		Status:          callout.MessageSucceeded,
+		DisableAfter:    s.disableAfter,
+		EndpointFailing: ep.FailingSince != nil,
 	}
 	var wait time.Duration
 	if res.Outcome != callout.AttemptSucceeded {
@@ -247,23 +267,62 @@ func (s *Service) backoff(n int) time.Duration {
 	return time.Duration(float64(d) * (0.75 + 0.25*max(-1, min(1, s.jitter()))))
 }
 
-// acquire takes one of the endpoint's in-flight slots, or reports false
-// when all are taken.
-func (s *Service) acquire(k endpointKey) bool {
+// acquire takes one of the endpoint's in-flight slots, waiting up to
+// slotWait for one when all are taken and fewer than the cap's number of
+// messages wait already. It returns nil when it got none.
+func (s *Service) acquire(ctx context.Context, k endpointKey) *slots {
+	s.mu.Lock()
+	sl := s.slots[k]
+	if sl == nil {
+		sl = &slots{sem: make(chan struct{}, s.maxInflight)}
+		s.slots[k] = sl
+	}
+	select {
+	case sl.sem <- struct{}{}:
+		sl.users++
+		s.mu.Unlock()
+		return sl
+	default:
+	}
+	if sl.waiters >= s.maxInflight {
+		s.mu.Unlock()
+		return nil
+	}
+	sl.waiters++
+	sl.users++
+	s.mu.Unlock()
+	t := time.NewTimer(s.slotWait)
+	defer t.Stop()
+	got := false
+	select {
+	case sl.sem <- struct{}{}:
+		got = true
+	case <-t.C:
+	case <-ctx.Done():
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.inflight[k] >= s.maxInflight {
-		return false
+	sl.waiters--
+	if got {
+		return sl
 	}
-	s.inflight[k]++
-	return true
+	s.leave(k, sl)
+	return nil
 }
 
-func (s *Service) release(k endpointKey) {
+// release gives back a slot acquire returned.
+func (s *Service) release(k endpointKey, sl *slots) {
+	<-sl.sem
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.inflight[k]--; s.inflight[k] <= 0 {
-		delete(s.inflight, k)
+	s.leave(k, sl)
+}
+
+// leave counts one user of sl out, and forgets sl when it was the last.
+// s.mu is held.
+func (s *Service) leave(k endpointKey, sl *slots) {
+	if sl.users--; sl.users == 0 {
+		delete(s.slots, k)
 	}
 }
 

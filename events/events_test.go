@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -522,6 +523,56 @@ func TestInflightCap(t *testing.T) {
 	wg.Wait()
 	if done, _ := e.deliver(k); !done {
 		t.Error("the waiting message was not delivered once the cap freed")
+	}
+}
+
+// TestInflightCapWaitsForASlot: a message of an endpoint at its cap waits
+// in the process for a slot that frees, and is attempted then, instead of
+// going back to the queue; only the cap's number of messages wait so, the
+// next goes back to the queue at once.
+func TestInflightCapWaitsForASlot(t *testing.T) {
+	e := newEnv(t, storetest.Dialects()[0], Options{MaxInflightPerEndpoint: 1})
+	e.svc.slotWait = time.Hour // however slow the machine, the slot frees first
+	arrived := make(chan struct{}, 10)
+	release := make(chan struct{})
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Header.Get("webhook-id") == "first" {
+			arrived <- struct{}{}
+			<-release
+		}
+		return false
+	})
+	e.endpoint("ep", rc.URL, func(ep *callout.Endpoint) { ep.TimeoutMS = 10_000 })
+	var ks []callout.MessageKey
+	for _, id := range []string{"first", "second", "third"} {
+		if _, err := e.svc.Publish(e.ctx, Publication{ManufacturerID: "103", ID: id, Event: "a", Data: json.RawMessage(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+		ks = append(ks, e.key())
+	}
+	type result struct {
+		done  bool
+		after time.Duration
+	}
+	first, second := make(chan result, 1), make(chan result, 1)
+	go func() { done, after := e.deliver(ks[0]); first <- result{done, after} }()
+	<-arrived
+	go func() { done, after := e.deliver(ks[1]); second <- result{done, after} }()
+	for waiting := false; !waiting; {
+		e.svc.mu.Lock()
+		sl := e.svc.slots[endpointKey{"103", "ep"}]
+		waiting = sl != nil && sl.waiters == 1
+		e.svc.mu.Unlock()
+		runtime.Gosched()
+	}
+	if done, after := e.deliver(ks[2]); done || after != busyWait*3/4 || e.message(ks[2]).Attempts != 0 {
+		t.Errorf("with the cap taken and one message waiting: done %v, wait %s; want a wait in the queue", done, after)
+	}
+	close(release)
+	for i, r := range []result{<-first, <-second} {
+		if !r.done || e.message(ks[i]).Status != callout.MessageSucceeded {
+			t.Errorf("message %d: done %v, status %s, want delivered", i+1, r.done, e.message(ks[i]).Status)
+		}
 	}
 }
 

@@ -81,8 +81,12 @@ type Options struct {
 	// must exceed the longest endpoint timeout.
 	Lease time.Duration
 	// PollInterval is how often workers look for due jobs without being
-	// woken (0: 50 ms on SQLite, 1 s on PostgreSQL, which is woken by
-	// LISTEN/NOTIFY; 250 ms picks up short snoozes).
+	// woken (0: 20 ms on SQLite, whose River wakes its workers only by
+	// polling a table every 50 ms, and 250 ms on PostgreSQL, which is
+	// woken by LISTEN/NOTIFY: 250 ms picks up short snoozes). On SQLite
+	// it bounds the wait from a publish to the first attempt: 50 ms there
+	// gave a p50 of 68 ms, 20 ms one of 18 ms, for 50 empty fetches a
+	// second when idle.
 	PollInterval time.Duration
 	// Logger receives River's warnings; nil discards them.
 	Logger *slog.Logger
@@ -173,7 +177,7 @@ func New(ctx context.Context, o Options) (*Queue, error) {
 		if err := migrate(ctx, driver, log); err != nil {
 			return nil, err
 		}
-		c, err := river.NewClient(driver, config(50*time.Millisecond))
+		c, err := river.NewClient(driver, config(20*time.Millisecond))
 		if err != nil {
 			return nil, fmt.Errorf("queue: %w", err)
 		}
@@ -188,7 +192,17 @@ func New(ctx context.Context, o Options) (*Queue, error) {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
 	q.insert = inserter
-	pool, err := pgxpool.New(ctx, o.URL)
+	poolConfig, err := pgxpool.ParseConfig(o.URL)
+	if err != nil {
+		return nil, fmt.Errorf("queue: opening PostgreSQL: %w", err)
+	}
+	// The working client's writes (fetches, completions, snoozes, leader
+	// election, maintenance) need not wait for the disk: one lost in a
+	// crash is done again (a job fetched or completed again finds its
+	// message's status in the store, which Deliver checks). The jobs
+	// themselves are inserted by the store's transactions, which wait.
+	poolConfig.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
+	pool, err := pgxpool.NewWithConfig(ctx, poolConfig)
 	if err != nil {
 		return nil, fmt.Errorf("queue: opening PostgreSQL: %w", err)
 	}

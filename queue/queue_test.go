@@ -112,3 +112,28 @@ func TestPublishedMessagesAreWorked(t *testing.T) {
 		})
 	}
 }
+
+// TestOnlyWorkingWritesSkipTheDiskWait: on PostgreSQL the working client's
+// writes commit without waiting for the disk, while the store's, which
+// insert the jobs with their messages, still wait: a publish answered 202
+// survives a crash.
+func TestOnlyWorkingWritesSkipTheDiskWait(t *testing.T) {
+	for _, dialect := range storetest.Dialects() {
+		if dialect != store.DialectPostgres {
+			continue
+		}
+		s := storetest.Open(t, dialect, store.Options{})
+		q := start(t, s, &runs{count: map[callout.MessageKey]int{}, ran: make(chan callout.MessageKey, 1)})
+		ctx := context.Background()
+		var working, stored string
+		if err := q.pool.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&working); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DB().QueryRowContext(ctx, `SHOW synchronous_commit`).Scan(&stored); err != nil {
+			t.Fatal(err)
+		}
+		if working != "off" || stored != "on" {
+			t.Errorf("synchronous_commit: working client %q, store %q; want off, on", working, stored)
+		}
+	}
+}

@@ -81,7 +81,7 @@ func (s *Store) commit() {
 		case r := <-s.txQueue:
 			batch = append(batch[:0], r)
 		case <-s.catchUp:
-			s.checkpointLog()
+			s.catchUpLog()
 			continue
 		case <-s.stopCommits:
 			return

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -133,23 +134,36 @@ func (s *Store) previousEvent(ctx context.Context, tx *sql.Tx, ev *callout.Event
 	return res, nil
 }
 
+// messageRows is how many messages one statement inserts at most.
+const messageRows = 8
+
 // pendMessages makes the messages of keys pending (inserted, or reset when
 // redeliver is set) and schedules their delivery.
 func (s *Store) pendMessages(ctx context.Context, tx *sql.Tx, keys []callout.MessageKey, now time.Time, redeliver bool) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	q := `INSERT INTO event_messages (manufacturer_id, event_id, endpoint_id, status, attempts, next_attempt_at,
-			last_status, last_outcome, created_at, updated_at)
-		VALUES (?, ?, ?, ?, 0, ?, 0, '', ?, ?)`
-	if redeliver {
-		q += ` ON CONFLICT (manufacturer_id, event_id, endpoint_id) DO UPDATE SET status = excluded.status,
-			attempts = 0, next_attempt_at = excluded.next_attempt_at, updated_at = excluded.updated_at`
-	}
-	for _, k := range keys {
-		if _, err := s.exec(ctx, tx, q, k.ManufacturerID, k.EventID, k.EndpointID, string(callout.MessagePending),
-			micros(now), micros(now), micros(now)); err != nil {
-			return fmt.Errorf("inserting the message for endpoint %s: %w", k.EndpointID, err)
+	// Up to messageRows messages a statement: fewer round trips, and few
+	// statement texts to keep prepared.
+	for chunk := range slices.Chunk(keys, messageRows) {
+		var b strings.Builder
+		b.WriteString(`INSERT INTO event_messages (manufacturer_id, event_id, endpoint_id, status, attempts,
+			next_attempt_at, last_status, last_outcome, created_at, updated_at) VALUES `)
+		args := make([]any, 0, 7*len(chunk))
+		for i, k := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(`(?, ?, ?, ?, 0, ?, 0, '', ?, ?)`)
+			args = append(args, k.ManufacturerID, k.EventID, k.EndpointID, string(callout.MessagePending),
+				micros(now), micros(now), micros(now))
+		}
+		if redeliver {
+			b.WriteString(` ON CONFLICT (manufacturer_id, event_id, endpoint_id) DO UPDATE SET status = excluded.status,
+				attempts = 0, next_attempt_at = excluded.next_attempt_at, updated_at = excluded.updated_at`)
+		}
+		if _, err := s.exec(ctx, tx, b.String(), args...); err != nil {
+			return fmt.Errorf("inserting %d messages: %w", len(chunk), err)
 		}
 	}
 	if s.enqueuer == nil {
@@ -201,7 +215,8 @@ type MessageDelivery struct {
 }
 
 // GetMessageDelivery returns the message of key with its event and endpoint, or a
-// not_found error when any is gone (pruned, endpoint removed).
+// not_found error when any is gone (pruned, endpoint removed). One query
+// reads all three.
 func (s *Store) GetMessageDelivery(ctx context.Context, k callout.MessageKey) (*MessageDelivery, error) {
 	d := &MessageDelivery{
 		Event:   &callout.Event{ManufacturerID: k.ManufacturerID, ID: k.EventID},
@@ -213,25 +228,37 @@ func (s *Store) GetMessageDelivery(ctx context.Context, k callout.MessageKey) (*
 		created int64
 		data    []byte
 	)
-	err := s.queryRow(ctx, s.db, `SELECT e.type, e.data, e.created_at, m.status, m.attempts, m.next_attempt_at,
-			m.last_status, m.last_outcome
+	row := s.queryRow(ctx, s.db, `SELECT e.type, e.data, e.created_at, m.status, m.attempts, m.next_attempt_at,
+			m.last_status, m.last_outcome, `+deliveryEndpointColumns+`
 		FROM event_messages m JOIN events e ON e.manufacturer_id = m.manufacturer_id AND e.id = m.event_id
+			JOIN endpoints p ON p.manufacturer_id = m.manufacturer_id AND p.id = m.endpoint_id
 		WHERE m.manufacturer_id = ? AND m.event_id = ? AND m.endpoint_id = ?`,
-		k.ManufacturerID, k.EventID, k.EndpointID).Scan(&d.Event.Type, &data, &created, &status,
-		&d.Message.Attempts, &next, &d.Message.LastHTTPStatus, &d.Message.LastOutcome)
+		k.ManufacturerID, k.EventID, k.EndpointID)
+	ep, err := s.scanEndpoint(leadingColumns{row, []any{&d.Event.Type, &data, &created, &status,
+		&d.Message.Attempts, &next, &d.Message.LastHTTPStatus, &d.Message.LastOutcome}}, k.ManufacturerID)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, callout.NotFound(fmt.Sprintf("message of event %s for endpoint %s", k.EventID, k.EndpointID))
 	case err != nil:
 		return nil, fmt.Errorf("reading message of event %s for endpoint %s: %w", k.EventID, k.EndpointID, err)
 	}
+	d.Endpoint = ep
 	d.Event.Data, d.Event.Timestamp = data, fromMicros(created)
 	d.Message.Status, d.Message.NextAttemptAt = callout.MessageStatus(status), nullMicros(next)
-	if d.Endpoint, err = s.GetEndpoint(ctx, k.ManufacturerID, k.EndpointID); err != nil {
-		return nil, err
-	}
 	return d, nil
 }
+
+// deliveryEndpointColumns are endpointColumns of the endpoints table as p.
+var deliveryEndpointColumns = "p." + strings.Join(strings.Fields(strings.ReplaceAll(endpointColumns, ",", " ")), ", p.")
+
+// leadingColumns scans a row's leading columns into dest, and the rest into
+// what Scan is given.
+type leadingColumns struct {
+	row  interface{ Scan(...any) error }
+	dest []any
+}
+
+func (l leadingColumns) Scan(dest ...any) error { return l.row.Scan(append(l.dest, dest...)...) }
 
 // AttemptRecord is an attempt and what it means for its message and
 // endpoint.
@@ -244,6 +271,11 @@ type AttemptRecord struct {
 	// DisableAfter is how long an endpoint may fail before it is disabled
 	// (0: the default).
 	DisableAfter time.Duration
+	// EndpointFailing is whether the endpoint was failing (had a
+	// FailingSince) when read for the attempt. A success clears that only
+	// then: an endpoint that turned failing meanwhile is cleared by its next
+	// success, and the statement is saved on every other one.
+	EndpointFailing bool
 }
 
 // RecordAttempt stores an attempt, moves its message on, and tracks the
@@ -266,6 +298,15 @@ func (s *Store) RecordAttempt(ctx context.Context, r *AttemptRecord) (disabled b
 	}
 	err = s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		disabled = false
+		if s.dialect == DialectPostgres {
+			// The commit need not wait for the disk: a record lost in a
+			// crash leaves the message pending, and its River job, whose
+			// completion comes after this in the log and so is lost with
+			// it, is rescued and the message attempted again.
+			if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+				return err
+			}
+		}
 		if _, err := s.exec(ctx, tx, `INSERT INTO event_attempts (manufacturer_id, id, endpoint_id, event_id, number,
 				started_at, duration_ms, http_status, outcome, detail, request_headers, response_body)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -281,6 +322,9 @@ func (s *Store) RecordAttempt(ctx context.Context, r *AttemptRecord) (disabled b
 			return fmt.Errorf("updating the message: %w", err)
 		}
 		if a.Outcome == callout.AttemptSucceeded {
+			if !r.EndpointFailing {
+				return nil
+			}
 			_, err := s.exec(ctx, tx, `UPDATE endpoints SET failing_since = NULL
 				WHERE manufacturer_id = ? AND id = ? AND failing_since IS NOT NULL`, a.ManufacturerID, a.EndpointID)
 			return err

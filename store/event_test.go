@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -30,6 +31,7 @@ func testEvents(t *testing.T, open opener) {
 		{"RecordAttempt", testRecordAttempt},
 		{"AutoDisable", testAutoDisable},
 		{"RedeliverRecover", testRedeliverRecover},
+		{"ManyEndpoints", testManyEndpoints},
 		{"EventPages", testEventPages},
 		{"EventTypes", testEventTypes},
 		{"PruneEvents", testPruneEvents},
@@ -346,11 +348,16 @@ func testJobSubmittedEvent(t *testing.T, open opener) {
 
 func (e *env) attempt(t *testing.T, k callout.MessageKey, n int, outcome string, status callout.MessageStatus) bool {
 	t.Helper()
+	// As delivery does: the endpoint is read before the attempt.
+	ep, err := e.GetEndpoint(e.ctx, k.ManufacturerID, k.EndpointID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	disabled, err := e.RecordAttempt(e.ctx, &AttemptRecord{
 		Attempt: &callout.Attempt{ManufacturerID: k.ManufacturerID, EndpointID: k.EndpointID, EventID: k.EventID,
 			Number: n, StartedAt: e.clock.Now(), HTTPStatus: 500, Outcome: outcome,
 			RequestHeaders: map[string]string{"Authorization": "[redacted]"}, ResponseBody: []byte("oops")},
-		Status: status, DisableAfter: 48 * time.Hour,
+		Status: status, DisableAfter: 48 * time.Hour, EndpointFailing: ep.FailingSince != nil,
 	})
 	if err != nil {
 		t.Fatalf("RecordAttempt: %v", err)
@@ -472,6 +479,38 @@ func testRedeliverRecover(t *testing.T, open opener) {
 	}
 	_, err = e.Recover(e.ctx, "103", "nope", start, time.Time{})
 	wantCode(t, err, callout.ECodeNotFound)
+}
+
+// testManyEndpoints: an event to more endpoints than one statement inserts
+// messages for gets every message, and so does its redelivery.
+func testManyEndpoints(t *testing.T, open opener) {
+	e := newEnv(t, open)
+	rec := e.recorder()
+	e.manufacturer(t, "103")
+	n := 2*messageRows + 1
+	for i := range n {
+		e.endpoint(t, endpoint("103", fmt.Sprintf("ep%02d", i)))
+	}
+	res := e.publish(t, "103", "a", "{}")
+	keys := rec.take()
+	if res.Messages != n || len(keys) != n {
+		t.Fatalf("published to %d endpoints: %d messages, %d enqueued", n, res.Messages, len(keys))
+	}
+	for _, k := range keys {
+		e.attempt(t, k, 1, callout.AttemptHTTPError, callout.MessageFailed)
+	}
+	if got, err := e.Redeliver(e.ctx, "103", res.Event.ID, ""); err != nil || got != n {
+		t.Fatalf("Redeliver = %d, %v; want %d", got, err, n)
+	}
+	msgs := e.messages(t, "103", res.Event.ID)
+	for i := range n {
+		if id := fmt.Sprintf("ep%02d", i); msgs[id] != callout.MessagePending {
+			t.Errorf("message for %s after redeliver: %q, want pending", id, msgs[id])
+		}
+	}
+	if len(msgs) != n || len(rec.take()) != n {
+		t.Errorf("after redeliver: %d messages, want %d", len(msgs), n)
+	}
 }
 
 func testEventPages(t *testing.T, open opener) {

@@ -223,9 +223,10 @@ func testSQLiteConcurrentWriters(t *testing.T, conns int) {
 }
 
 // TestSQLiteLogRestarts writes a steady stream over
-// many checkpoint intervals, and checks that the write-ahead log went back
-// to its start (SQLite counts each restart in the log's header) instead of
-// growing for as long as the writes go on.
+// many checkpoint intervals, through the committer and, as River does,
+// around it, and checks that the write-ahead log went back to its start
+// (SQLite counts each restart in the log's header) instead of growing for
+// as long as the writes go on.
 func TestSQLiteLogRestarts(t *testing.T) {
 	const interval = 10 * time.Millisecond
 	o := Options{Sealer: newBox(t), CheckpointInterval: interval}
@@ -234,9 +235,21 @@ func TestSQLiteLogRestarts(t *testing.T) {
 	if _, _, err := s.PutManufacturer(ctx, "103", "Example"); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE around (n INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
 	const intervals = 100
 	stop := time.Now().Add(intervals * interval)
 	var g errgroup.Group
+	g.Go(func() error {
+		for i := 0; time.Now().Before(stop); i++ {
+			if _, err := s.db.ExecContext(ctx, `INSERT INTO around VALUES (?)`, i); err != nil {
+				return err
+			}
+			time.Sleep(time.Millisecond)
+		}
+		return nil
+	})
 	for w := range 2 {
 		g.Go(func() error {
 			for i := 0; time.Now().Before(stop); i++ {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"modernc.org/sqlite"
 )
 
 // The dialects, as Dialect reports them.
@@ -107,6 +108,10 @@ type Store struct {
 	// catchUp asks the committer to finish a checkpoint while no write
 	// runs (see checkpoint).
 	catchUp chan struct{}
+	// writing is the SQLite connections' turn to write (see
+	// cachingConnector), which the catch-up holds: River writes around the
+	// committer.
+	writing chan struct{}
 
 	// txQueue hands every write of this process to the SQLite committer
 	// (nil on PostgreSQL), the one goroutine that writes. SQLite runs one
@@ -173,10 +178,12 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.db, err = sql.Open("sqlite", dsn)
+		connector, err := sqlite.NewConnector(dsn)
 		if err != nil {
 			return nil, fmt.Errorf("store: opening SQLite: %w", err)
 		}
+		cc := newCachingConnector(connector)
+		s.db, s.writing = sql.OpenDB(cc), cc.writing
 		n := cmp.Or(o.MaxOpenConns, DefaultSQLiteMaxOpenConns)
 		s.db.SetMaxOpenConns(n)
 		s.db.SetMaxIdleConns(cmp.Or(o.MaxIdleConns, n))

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -146,7 +147,7 @@ func benchEventsOn(ctx context.Context, opts options, rcv *receiver, url string,
 	}
 	fmt.Fprintf(stderr, "callout-bench: events on %s\n", res.Store)
 	// startCallout makes PostgreSQL's Callout a schema of its own.
-	c, err := startCallout(ctx, stderr, url, "")
+	c, err := startCallout(ctx, stderr, url, profileFor(opts.cpuprofile, res.Store))
 	if err != nil {
 		return nil, err
 	}
@@ -173,6 +174,16 @@ func benchEventsOn(ctx context.Context, opts options, rcv *receiver, url string,
 	b.pending(ctx, res)
 	mark("pending")
 	return res, ctx.Err()
+}
+
+// profileFor names the CPU profile of one store's Callout: "cpu.out" becomes
+// "cpu.sqlite.out" and "cpu.postgres.out"; "" stays "".
+func profileFor(cpuprofile, store string) string {
+	if cpuprofile == "" {
+		return ""
+	}
+	ext := filepath.Ext(cpuprofile)
+	return strings.TrimSuffix(cpuprofile, ext) + "." + store + ext
 }
 
 // The manufacturers of the events benchmark.
