@@ -109,7 +109,7 @@ type Store struct {
 	// runs (see checkpoint).
 	catchUp chan struct{}
 	// writing is the SQLite connections' turn to write (see
-	// cachingConnector), which the catch-up holds: River writes around the
+	// sqliteConnector), which the catch-up holds: River writes around the
 	// committer.
 	writing chan struct{}
 
@@ -182,7 +182,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("store: opening SQLite: %w", err)
 		}
-		cc := newCachingConnector(connector)
+		cc := newSQLiteConnector(connector)
 		s.db, s.writing = sql.OpenDB(cc), cc.writing
 		n := cmp.Or(o.MaxOpenConns, DefaultSQLiteMaxOpenConns)
 		s.db.SetMaxOpenConns(n)

@@ -29,7 +29,7 @@ func TestSQLiteStatementCache(t *testing.T) {
 		t.Helper()
 		n := -1
 		if err := conn.Raw(func(dc any) error {
-			if c, ok := dc.(*cachingConn); ok {
+			if c, ok := dc.(*sqliteConn); ok {
 				n = len(c.stmts)
 			}
 			return nil
@@ -129,7 +129,7 @@ func TestSQLiteWritesTakeTurns(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	if err := conn.Raw(func(dc any) error { writing = dc.(*cachingConn).writing; return nil }); err != nil {
+	if err := conn.Raw(func(dc any) error { writing = dc.(*sqliteConn).writing; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	held := func(when string, want bool) {

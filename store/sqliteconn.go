@@ -13,11 +13,12 @@ import (
 // stmtCacheSize bounds the statements each SQLite connection keeps prepared.
 const stmtCacheSize = 128
 
-// cachingConnector opens SQLite connections that keep the statements they
-// run prepared. The store prepares its own queries once (see prepared), but
-// River's SQLite driver runs each of its queries as text, and SQLite parsed
-// each anew: in a profile of the events benchmark, parsing River's job
-// completion, insert and fetch took 40 % of the process's CPU.
+// sqliteConnector opens the store's SQLite connections. They keep the
+// statements they run prepared: the store prepares its own queries once
+// (see prepared), but River's SQLite driver runs each of its queries as
+// text, and SQLite parsed each anew (in a profile of the events benchmark,
+// parsing River's job completion, insert and fetch took 40 % of the
+// process's CPU).
 //
 // Its connections also take turns to write, in Go: a write transaction holds
 // writing from its begin to its end, and a writing statement outside one
@@ -25,31 +26,31 @@ const stmtCacheSize = 128
 // (fetches, completions, snoozes) went straight to SQLite and met the
 // committer in SQLite's busy handler, which sleeps 1 to 100 ms between
 // tries.
-type cachingConnector struct {
+type sqliteConnector struct {
 	driver.Connector
 	// writing holds a token while a connection writes.
 	writing chan struct{}
 }
 
-func newCachingConnector(c driver.Connector) cachingConnector {
-	return cachingConnector{Connector: c, writing: make(chan struct{}, 1)}
+func newSQLiteConnector(c driver.Connector) sqliteConnector {
+	return sqliteConnector{Connector: c, writing: make(chan struct{}, 1)}
 }
 
-func (c cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
+func (c sqliteConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	conn, err := c.Connector.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	cc, ok := conn.(cachedConnBase)
+	cc, ok := conn.(sqliteDriverConn)
 	if !ok {
 		return conn, nil
 	}
-	return &cachingConn{cachedConnBase: cc, stmts: map[string]*list.Element{}, lru: list.New(), writing: c.writing}, nil
+	return &sqliteConn{sqliteDriverConn: cc, stmts: map[string]*list.Element{}, lru: list.New(), writing: c.writing}, nil
 }
 
-// cachedConnBase is what a connection must offer to be wrapped: modernc's
+// sqliteDriverConn is what a connection must offer to be wrapped: modernc's
 // does.
-type cachedConnBase interface {
+type sqliteDriverConn interface {
 	driver.Conn
 	driver.ConnPrepareContext
 	driver.ConnBeginTx
@@ -60,11 +61,12 @@ type cachedConnBase interface {
 	driver.Validator
 }
 
-// cachingConn runs ExecContext and QueryContext through statements it keeps
-// prepared, the stmtCacheSize it used last. database/sql uses a connection
-// from one goroutine at a time, so it needs no lock.
-type cachingConn struct {
-	cachedConnBase
+// sqliteConn runs ExecContext and QueryContext through statements it keeps
+// prepared, the stmtCacheSize it used last, and takes its turn to write.
+// database/sql uses a connection from one goroutine at a time, so it needs
+// no lock.
+type sqliteConn struct {
+	sqliteDriverConn
 	stmts   map[string]*list.Element // of *cachedStmt
 	lru     *list.List
 	writing chan struct{}
@@ -77,7 +79,7 @@ type cachingConn struct {
 const writeTurnTimeout = sqliteBusyTimeout * time.Millisecond
 
 // turn waits for the connection's turn to write and returns what ends it.
-func (c *cachingConn) turn(ctx context.Context) (end func()) {
+func (c *sqliteConn) turn(ctx context.Context) (end func()) {
 	t := time.NewTimer(writeTurnTimeout)
 	defer t.Stop()
 	select {
@@ -115,9 +117,9 @@ func writes(query string) bool {
 // BeginTx begins a transaction that holds the turn to write until it ends:
 // every transaction of the store's SQLite database writes (they begin
 // IMMEDIATE).
-func (c *cachingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+func (c *sqliteConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
 	end := c.turn(ctx)
-	tx, err := c.cachedConnBase.BeginTx(ctx, opts)
+	tx, err := c.sqliteDriverConn.BeginTx(ctx, opts)
 	if err != nil {
 		end()
 		return nil, err
@@ -143,8 +145,8 @@ func (t *turnTx) Rollback() error {
 }
 
 var (
-	_ driver.ExecerContext  = (*cachingConn)(nil)
-	_ driver.QueryerContext = (*cachingConn)(nil)
+	_ driver.ExecerContext  = (*sqliteConn)(nil)
+	_ driver.QueryerContext = (*sqliteConn)(nil)
 )
 
 type cachedStmt struct {
@@ -159,7 +161,7 @@ type cachedStmt struct {
 // cached returns the statement of query, preparing it, or nil when it is
 // in use or cannot be prepared (the caller then runs query as given, and
 // gets its error there).
-func (c *cachingConn) cached(ctx context.Context, query string) *cachedStmt {
+func (c *sqliteConn) cached(ctx context.Context, query string) *cachedStmt {
 	if e, ok := c.stmts[query]; ok {
 		c.lru.MoveToFront(e)
 		cs := e.Value.(*cachedStmt)
@@ -185,20 +187,20 @@ func (c *cachingConn) cached(ctx context.Context, query string) *cachedStmt {
 	return cs
 }
 
-func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+func (c *sqliteConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	if !c.inTx && writes(query) {
 		defer c.turn(ctx)()
 	}
 	cs := c.cached(ctx, query)
 	if cs == nil {
-		return c.cachedConnBase.ExecContext(ctx, query, args)
+		return c.sqliteDriverConn.ExecContext(ctx, query, args)
 	}
 	return cs.stmt.(driver.StmtExecContext).ExecContext(ctx, args)
 }
 
 // QueryContext runs query; one that writes outside a transaction (an
 // UPDATE … RETURNING) holds the turn to write until its rows are closed.
-func (c *cachingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+func (c *sqliteConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	end := func() {}
 	if !c.inTx && writes(query) {
 		end = c.turn(ctx)
@@ -224,10 +226,10 @@ func (c *cachingConn) QueryContext(ctx context.Context, query string, args []dri
 
 // query runs query through its cached statement, which it returns marked
 // busy, or as given when there is none.
-func (c *cachingConn) query(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, *cachedStmt, error) {
+func (c *sqliteConn) query(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, *cachedStmt, error) {
 	cs := c.cached(ctx, query)
 	if cs == nil {
-		rows, err := c.cachedConnBase.QueryContext(ctx, query, args)
+		rows, err := c.sqliteDriverConn.QueryContext(ctx, query, args)
 		return rows, nil, err
 	}
 	rows, err := cs.stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
@@ -239,13 +241,13 @@ func (c *cachingConn) query(ctx context.Context, query string, args []driver.Nam
 }
 
 // Close closes the cached statements, then the connection.
-func (c *cachingConn) Close() error {
+func (c *sqliteConn) Close() error {
 	var errs []error
 	for e := c.lru.Front(); e != nil; e = e.Next() {
 		errs = append(errs, e.Value.(*cachedStmt).stmt.Close())
 	}
 	c.stmts, c.lru = nil, list.New()
-	return errors.Join(append(errs, c.cachedConnBase.Close())...)
+	return errors.Join(append(errs, c.sqliteDriverConn.Close())...)
 }
 
 // typedRows is what modernc's rows offer, so that wrapping them hides
