@@ -19,8 +19,7 @@ import (
 )
 
 // The events benchmark (-events) measures publishing and delivery (SPEC §10,
-// issue 12) on SQLite and, when CALLOUT_BENCH_DATABASE_URL (or
-// CALLOUT_TEST_DATABASE_URL) names a PostgreSQL server, on PostgreSQL, in one
+// issue 12) on SQLite and, with -database-url, on PostgreSQL, in one
 // run: Callout in a process of its own, the receivers and the load generator
 // in this one.
 
@@ -114,12 +113,8 @@ func measureEvents(ctx context.Context, opts options, stdout, stderr io.Writer) 
 	}
 	defer rcv.srv.Close()
 	stores := []string{""}
-	pg := os.Getenv("CALLOUT_BENCH_DATABASE_URL")
-	if pg == "" {
-		pg = os.Getenv("CALLOUT_TEST_DATABASE_URL")
-	}
-	if pg != "" {
-		stores = append(stores, pg)
+	if opts.databaseURL != "" {
+		stores = append(stores, opts.databaseURL)
 	}
 	var results []*eventsResult
 	for _, url := range stores {

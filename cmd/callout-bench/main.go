@@ -56,7 +56,7 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 		"(on PostgreSQL, to the same name with .postgres before its extension)")
 	fs.BoolVar(&o.json, "json", false, "print the results as JSON")
 	fs.BoolVar(&o.logs, "logs", false, "print Callout's warnings and errors on stderr (by default they are only counted)")
-	fs.BoolVar(&o.events, "events", false, "measure event publishing and delivery instead, on SQLite and on the PostgreSQL of CALLOUT_BENCH_DATABASE_URL or CALLOUT_TEST_DATABASE_URL")
+	fs.BoolVar(&o.events, "events", false, "measure event publishing and delivery instead, on SQLite and, with -database-url, on PostgreSQL")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
