@@ -164,36 +164,45 @@ func (s *Store) ListDeliveries(ctx context.Context, f callout.DeliveryFilter) ([
 		b.WriteString(` AND outcome = ?`)
 		args = append(args, string(f.Outcome))
 	}
-	if err := cursorClause(&b, &args, f.Cursor, "started_at"); err != nil {
+	return page(ctx, s, "deliveries", &b, args, "started_at", f.Cursor, limit,
+		func(rows *sql.Rows) (*callout.Delivery, error) { return scanDelivery(rows, f.ManufacturerID) },
+		func(d *callout.Delivery) (time.Time, string) { return d.StartedAt, d.ID })
+}
+
+// page runs a listing query, b with its args, whose rows come newest first by
+// column and then id: it adds the cursor's condition and the order, scans at
+// most limit rows with scan, and returns them with the cursor of the next
+// page ("" on the last), made from the last row's key. what names the rows
+// in errors.
+func page[T any](ctx context.Context, s *Store, what string, b *strings.Builder, args []any, column, cursor string, limit int,
+	scan func(*sql.Rows) (T, error), key func(T) (time.Time, string)) ([]T, string, error) {
+	if err := cursorClause(b, &args, cursor, column); err != nil {
 		return nil, "", err
 	}
 	// One more row than asked tells whether there is a next page.
-	b.WriteString(` ORDER BY started_at DESC, id DESC LIMIT ?`)
+	b.WriteString(` ORDER BY ` + column + ` DESC, id DESC LIMIT ?`)
 	args = append(args, limit+1)
-
 	rows, err := s.query(ctx, s.db, b.String(), args...)
 	if err != nil {
-		return nil, "", fmt.Errorf("listing deliveries: %w", err)
+		return nil, "", fmt.Errorf("listing %s: %w", what, err)
 	}
 	defer rows.Close()
-	out := make([]*callout.Delivery, 0, limit)
-	next := ""
+	out := make([]T, 0, limit)
 	for rows.Next() {
 		if len(out) == limit {
-			last := out[len(out)-1]
-			next = encodeCursor(micros(last.StartedAt), last.ID)
-			break
+			at, id := key(out[len(out)-1])
+			return out, encodeCursor(micros(at), id), nil
 		}
-		d, err := scanDelivery(rows, f.ManufacturerID)
+		v, err := scan(rows)
 		if err != nil {
-			return nil, "", fmt.Errorf("listing deliveries: %w", err)
+			return nil, "", fmt.Errorf("listing %s: %w", what, err)
 		}
-		out = append(out, d)
+		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("listing deliveries: %w", err)
+		return nil, "", fmt.Errorf("listing %s: %w", what, err)
 	}
-	return out, next, nil
+	return out, "", nil
 }
 
 // A cursor is the base64url of the last row's start time in microseconds and

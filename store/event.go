@@ -380,37 +380,18 @@ func (s *Store) ListEvents(ctx context.Context, f callout.EventFilter) ([]*callo
 		b.WriteString(` AND created_at < ?`)
 		args = append(args, micros(f.Until))
 	}
-	if err := cursorClause(&b, &args, f.Cursor, "created_at"); err != nil {
-		return nil, "", err
-	}
-	b.WriteString(` ORDER BY created_at DESC, id DESC LIMIT ?`)
-	args = append(args, limit+1)
-	rows, err := s.query(ctx, s.db, b.String(), args...)
-	if err != nil {
-		return nil, "", fmt.Errorf("listing events: %w", err)
-	}
-	defer rows.Close()
-	var out []*callout.Event
-	next := ""
-	for rows.Next() {
-		if len(out) == limit {
-			last := out[len(out)-1]
-			next = encodeCursor(micros(last.Timestamp), last.ID)
-			break
-		}
-		ev := &callout.Event{ManufacturerID: f.ManufacturerID}
-		var data []byte
-		var created int64
-		if err := rows.Scan(&ev.ID, &ev.Type, &data, &created); err != nil {
-			return nil, "", fmt.Errorf("listing events: %w", err)
-		}
-		ev.Data, ev.Timestamp = data, fromMicros(created)
-		out = append(out, ev)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("listing events: %w", err)
-	}
-	return out, next, nil
+	return page(ctx, s, "events", &b, args, "created_at", f.Cursor, limit,
+		func(rows *sql.Rows) (*callout.Event, error) {
+			ev := &callout.Event{ManufacturerID: f.ManufacturerID}
+			var data []byte
+			var created int64
+			if err := rows.Scan(&ev.ID, &ev.Type, &data, &created); err != nil {
+				return nil, err
+			}
+			ev.Data, ev.Timestamp = data, fromMicros(created)
+			return ev, nil
+		},
+		func(ev *callout.Event) (time.Time, string) { return ev.Timestamp, ev.ID })
 }
 
 // pageLimit bounds a page's size.
@@ -490,41 +471,22 @@ func (s *Store) ListAttempts(ctx context.Context, f callout.AttemptFilter) ([]*c
 		b.WriteString(` AND outcome = ?`)
 		args = append(args, f.Outcome)
 	}
-	if err := cursorClause(&b, &args, f.Cursor, "started_at"); err != nil {
-		return nil, "", err
-	}
-	b.WriteString(` ORDER BY started_at DESC, id DESC LIMIT ?`)
-	args = append(args, limit+1)
-	rows, err := s.query(ctx, s.db, b.String(), args...)
-	if err != nil {
-		return nil, "", fmt.Errorf("listing attempts: %w", err)
-	}
-	defer rows.Close()
-	var out []*callout.Attempt
-	next := ""
-	for rows.Next() {
-		if len(out) == limit {
-			last := out[len(out)-1]
-			next = encodeCursor(micros(last.StartedAt), last.ID)
-			break
-		}
-		a := &callout.Attempt{ManufacturerID: f.ManufacturerID, EndpointID: f.EndpointID}
-		var started int64
-		var headers string
-		if err := rows.Scan(&a.ID, &a.EventID, &a.Number, &started, &a.DurationMS, &a.HTTPStatus, &a.Outcome,
-			&a.Detail, &headers, &a.ResponseBody); err != nil {
-			return nil, "", fmt.Errorf("listing attempts: %w", err)
-		}
-		a.StartedAt = fromMicros(started)
-		if err := json.Unmarshal([]byte(headers), &a.RequestHeaders); err != nil {
-			return nil, "", fmt.Errorf("listing attempts: decoding headers: %w", err)
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("listing attempts: %w", err)
-	}
-	return out, next, nil
+	return page(ctx, s, "attempts", &b, args, "started_at", f.Cursor, limit,
+		func(rows *sql.Rows) (*callout.Attempt, error) {
+			a := &callout.Attempt{ManufacturerID: f.ManufacturerID, EndpointID: f.EndpointID}
+			var started int64
+			var headers string
+			if err := rows.Scan(&a.ID, &a.EventID, &a.Number, &started, &a.DurationMS, &a.HTTPStatus, &a.Outcome,
+				&a.Detail, &headers, &a.ResponseBody); err != nil {
+				return nil, err
+			}
+			a.StartedAt = fromMicros(started)
+			if err := json.Unmarshal([]byte(headers), &a.RequestHeaders); err != nil {
+				return nil, fmt.Errorf("decoding headers: %w", err)
+			}
+			return a, nil
+		},
+		func(a *callout.Attempt) (time.Time, string) { return a.StartedAt, a.ID })
 }
 
 // Redeliver schedules one more delivery of an event to endpointID, or, when
