@@ -41,7 +41,7 @@ const (
 	EventIdempotencyWindow = 24 * time.Hour
 )
 
-// eventTypePattern is the event type name rule of SPEC §12.
+// eventTypePattern is the event type name rule (README: Events).
 var eventTypePattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,100}$`)
 
 // ValidEventType reports whether name is a valid event type name.
@@ -72,7 +72,7 @@ func IsJSONObject(b []byte) bool {
 // EndpointFormat is the body format of an endpoint's deliveries.
 type EndpointFormat string
 
-// The body formats (SPEC §12).
+// The body formats (README: Events).
 const (
 	FormatEnvelope EndpointFormat = "envelope"
 	FormatFlat     EndpointFormat = "flat"
@@ -229,7 +229,7 @@ func (e *Endpoint) AsWebhook() *Webhook {
 }
 
 // EventBody builds the body an endpoint receives for ev, in format f
-// (SPEC §12). The data is spliced in byte for byte, never re-encoded.
+// (README: Events). The data is spliced in byte for byte, never re-encoded.
 func EventBody(f EndpointFormat, ev *Event, endpointID string) []byte {
 	data := bytes.TrimSpace(ev.Data)
 	var b bytes.Buffer

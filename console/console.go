@@ -1,4 +1,4 @@
-// Package console is Callout's web console (SPEC §13): server-rendered pages
+// Package console is Callout's web console (README: The console): server-rendered pages
 // under /console/ where manufacturers' administrators configure, test and
 // watch their webhooks and event endpoints, and platform operators do so for
 // every manufacturer.

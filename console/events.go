@@ -12,7 +12,7 @@ import (
 	"github.com/callout/callout"
 )
 
-// The event pages (SPEC §12): endpoints (create, edit, test, attempts,
+// The event pages (README: Events): endpoints (create, edit, test, attempts,
 // recover), the event log with each event's messages (redeliver), and the
 // event-type catalogue. Like every page, they read and change through the
 // API.

@@ -11,7 +11,7 @@ import (
 	"github.com/callout/callout"
 )
 
-// How long a sign-in link and a session last (SPEC §13).
+// How long a sign-in link and a session last (README: The console).
 const (
 	LinkTTL    = 10 * time.Minute
 	SessionTTL = 8 * time.Hour

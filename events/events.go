@@ -1,6 +1,6 @@
 // Package events publishes the platform's events and delivers each message
 // to its endpoint, one attempt per run of its queue job, on the schedule of
-// SPEC §12: it validates what is published, keeps the per-endpoint limits
+// the README's Events section: it validates what is published, keeps the per-endpoint limits
 // (in-flight cap, rate limit, breaker) without using up attempts, records
 // every attempt, and disables an endpoint that has failed for too long.
 package events

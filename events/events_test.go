@@ -700,7 +700,7 @@ func TestIsolation(t *testing.T) {
 			}
 		}
 		t.Logf("%s: slowest healthy delivery %s while the other endpoint hangs", dialect, worst)
-		// The target of SPEC §10; under the race detector, below the
+		// The target of the README's Performance section; under the race detector, below the
 		// hanging endpoint's 5 s timeout: nothing waited behind it.
 		bound := time.Second
 		if raceDetector {

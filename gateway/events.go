@@ -40,7 +40,7 @@ type Events interface {
 	Test(ctx context.Context, manufacturerID, endpointID string) (*webhook.EventResult, error)
 }
 
-// eventRoutes registers the routes of SPEC §12.
+// eventRoutes registers the event routes (README: Events).
 func (s *Server) eventRoutes(route func(method, path string, h echo.HandlerFunc, roles ...auth.Role)) {
 	if s.events == nil {
 		return

@@ -95,7 +95,7 @@ type Options struct {
 	Gatherer                   prometheus.Gatherer // served on /metrics; nil for none
 	Now                        func() time.Time
 
-	// Events and EventStore serve the event routes (SPEC §12); without
+	// Events and EventStore serve the event routes (README: Events); without
 	// Events they are not registered.
 	Events     Events
 	EventStore EventStore

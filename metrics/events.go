@@ -10,7 +10,7 @@ import (
 	"github.com/callout/callout/store"
 )
 
-// Events records event publishing and delivery (SPEC §12): messages
+// Events records event publishing and delivery (README: Events): messages
 // published, attempts by outcome, publish-to-delivery latency, and, read
 // from the store at each scrape, the queue depth and the age of the oldest
 // due message per endpoint.

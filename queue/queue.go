@@ -2,7 +2,7 @@
 // (github.com/riverqueue/river), on the store's own database: one River job
 // per message, inserted in the transaction that creates the message, worked
 // by a Deliverer that makes one attempt per run and asks to be run again
-// when the schedule says (SPEC §12).
+// when the schedule says (README: Events).
 //
 // On SQLite one River client on the store's database both inserts and works.
 // On PostgreSQL the store's transactions are database/sql ones, so an

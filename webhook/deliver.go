@@ -13,7 +13,7 @@ import (
 	"github.com/callout/callout"
 )
 
-// EventRequest is one attempt of an event message (SPEC §12).
+// EventRequest is one attempt of an event message (README: Events).
 type EventRequest struct {
 	// Endpoint is the subscription with its secrets; it must not be nil.
 	Endpoint *callout.Endpoint

@@ -18,8 +18,8 @@ import (
 	"github.com/callout/callout/auth"
 )
 
-// The events benchmark (-events) measures publishing and delivery (SPEC §10,
-// issue 12) on SQLite and, with -database-url, on PostgreSQL, in one
+// The events benchmark (-events) measures publishing and delivery (README:
+// Performance, Events) on SQLite and, with -database-url, on PostgreSQL, in one
 // run: Callout in a process of its own, the receivers and the load generator
 // in this one.
 
