@@ -45,7 +45,9 @@ type deliveryJSON struct {
 type plainDelivery Delivery
 
 // MarshalJSON writes the delivery with null for an absent job id, external
-// id or cost, and the cost as a number.
+// id or cost, and the cost as a number. It encodes with the package's
+// MarshalJSON, without HTML escaping, as every answer of the API is: an
+// outer encoder would not undo the escaping of json.Marshal here.
 func (d Delivery) MarshalJSON() ([]byte, error) {
 	v := deliveryJSON{plainDelivery: plainDelivery(d)}
 	if d.JobID != "" {
@@ -58,7 +60,7 @@ func (d Delivery) MarshalJSON() ([]byte, error) {
 		c := json.Number(d.Cost)
 		v.Cost = &c
 	}
-	return json.Marshal(v)
+	return MarshalJSON(v)
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.

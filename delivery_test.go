@@ -19,10 +19,13 @@ func TestDeliveryJSON(t *testing.T) {
 			[]string{`"job_id":null`, `"cost":1234.56`, `"external_id":null`}},
 		{"a submission", callout.Delivery{ID: "d2", Kind: callout.KindSubmission, JobID: "338167", ExternalID: "JPS-990495"},
 			[]string{`"job_id":"338167"`, `"cost":null`, `"external_id":"JPS-990495"`}},
+		{"an answer with markup", callout.Delivery{ID: "d3", Kind: callout.KindSubmission, Messages: []string{"<b>Credit & terms</b>"}, ResponseBody: `<html>`},
+			[]string{`"messages":["<b>Credit & terms</b>"]`, `"response_body":"<html>"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			data, err := json.Marshal(&tt.d)
+			// As the API encodes every answer.
+			data, err := callout.MarshalJSON(&tt.d)
 			if err != nil {
 				t.Fatal(err)
 			}
