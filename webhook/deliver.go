@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/callout/callout"
@@ -122,7 +123,7 @@ func (cl *call) eventAttempt(ctx context.Context, r *EventRequest, out *EventRes
 	out.RequestHeaders = make(map[string]string, len(h))
 	for k := range h {
 		v := h.Get(k)
-		if k == "Authorization" || http.CanonicalHeaderKey(k) == http.CanonicalHeaderKey(headerWebhookSignature) {
+		if k == "Authorization" || strings.EqualFold(k, headerWebhookSignature) {
 			v = callout.Redacted
 		}
 		out.RequestHeaders[k] = v
