@@ -2,6 +2,7 @@ package callout
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -115,7 +116,7 @@ func TestEndpointValidate(t *testing.T) {
 			tt.change(e)
 			err := e.Validate(p)
 			var ce *Error
-			if !asError(err, &ce) || ce.Code != ECodeInvalid {
+			if !errors.As(err, &ce) || ce.Code != ECodeInvalid {
 				t.Fatalf("Validate = %v, want validation_failed", err)
 			}
 			var got []string
@@ -127,12 +128,6 @@ func TestEndpointValidate(t *testing.T) {
 			}
 		})
 	}
-}
-
-func asError(err error, e **Error) bool {
-	ce, ok := err.(*Error)
-	*e = ce
-	return ok
 }
 
 func TestEventBody(t *testing.T) {

@@ -9,8 +9,11 @@ import (
 	"context"
 	"encoding/json"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/callout/callout"
 	"github.com/callout/callout/store"
@@ -175,19 +178,10 @@ func (s *Service) Test(ctx context.Context, manufacturerID, endpointID string) (
 	if err != nil {
 		return nil, err
 	}
-	ev := &callout.Event{ManufacturerID: manufacturerID, ID: "ping_" + randomID(), Type: callout.EventPing,
+	ev := &callout.Event{ManufacturerID: manufacturerID, ID: "ping_" + strings.ReplaceAll(uuid.NewString(), "-", ""), Type: callout.EventPing,
 		Timestamp: s.now(), Data: json.RawMessage(`{"message":"This is a test event from Callout."}`)}
 	return s.caller.Deliver(ctx, &webhook.EventRequest{Endpoint: ep, EventID: ev.ID, EventType: ev.Type,
 		Body: callout.EventBody(ep.Format, ev, ep.ID), Attempt: 1}), nil
-}
-
-func randomID() string {
-	const digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-	b := make([]byte, 20)
-	for i := range b {
-		b[i] = digits[rand.N(len(digits))]
-	}
-	return string(b)
 }
 
 // Deliver makes the next attempt of a message and records it. It reports

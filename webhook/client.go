@@ -520,18 +520,11 @@ func (cl *call) settle(ctx context.Context, a attempt) {
 	res.Answer = answer.Answer{}
 	res.HTTPStatus = a.status
 	cl.body = head(a.body, callout.ResponseBodyLimit+redactMargin)
-	var blocked *BlockedError
 	switch {
-	case a.err != nil && errors.As(a.err, &blocked):
-		cl.excluded = true
-		cl.fail(callout.OutcomeDestinationBlocked, "destination blocked: %v", blocked)
-	case a.err != nil && ctx.Err() != nil:
-		cl.contextDone(ctx, "no complete answer came", a.status)
-	case a.err != nil && headersTooLarge(a.err):
+	case a.err != nil && ctx.Err() == nil && headersTooLarge(a.err):
 		// The manufacturer answered, badly: not a reason to retry.
 		cl.fail(callout.OutcomeBadResponse, "the answer's headers are larger than Callout accepts: %v", unwrapURL(a.err))
-	case a.err != nil:
-		cl.fail(callout.OutcomeUnreachable, "%s", describe(a.err, a.status))
+	case cl.settleFailed(ctx, a):
 	case a.tooLarge:
 		cl.fail(callout.OutcomeBadResponse, "HTTP %d: the answer is larger than %s", a.status, byteSize(cl.c.maxResponse))
 	case a.status >= 300 && a.status < 400:
@@ -542,6 +535,24 @@ func (cl *call) settle(ctx context.Context, a attempt) {
 		res.Outcome = ans.Outcome
 		res.Detail = answerDetail(a.status, ans)
 	}
+}
+
+// settleFailed settles an attempt that brought no complete answer, for a
+// callout and an event attempt alike, and reports whether it did.
+func (cl *call) settleFailed(ctx context.Context, a attempt) bool {
+	var blocked *BlockedError
+	switch {
+	case a.err == nil:
+		return false
+	case errors.As(a.err, &blocked):
+		cl.excluded = true
+		cl.fail(callout.OutcomeDestinationBlocked, "destination blocked: %v", blocked)
+	case ctx.Err() != nil:
+		cl.contextDone(ctx, "no complete answer came", a.status)
+	default:
+		cl.fail(callout.OutcomeUnreachable, "%s", describe(a.err, a.status))
+	}
+	return true
 }
 
 // contextDone settles a callout whose context ended: the webhook's own

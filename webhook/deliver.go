@@ -3,11 +3,11 @@ package webhook
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/callout/callout"
@@ -123,7 +123,7 @@ func (cl *call) eventAttempt(ctx context.Context, r *EventRequest, out *EventRes
 	out.RequestHeaders = make(map[string]string, len(h))
 	for k := range h {
 		v := h.Get(k)
-		if k == "Authorization" || http.CanonicalHeaderKey(k) == http.CanonicalHeaderKey(headerWebhookSignature) {
+		if k == "Authorization" || strings.EqualFold(k, headerWebhookSignature) {
 			v = callout.Redacted
 		}
 		out.RequestHeaders[k] = v
@@ -150,15 +150,8 @@ func (cl *call) eventAttempt(ctx context.Context, r *EventRequest, out *EventRes
 func (cl *call) settleEvent(ctx context.Context, a attempt, out *EventResult) {
 	cl.body = head(a.body, callout.ResponseBodyLimit+redactMargin)
 	cl.res.HTTPStatus = a.status
-	var blocked *BlockedError
 	switch {
-	case a.err != nil && errors.As(a.err, &blocked):
-		cl.excluded = true
-		cl.fail(callout.OutcomeDestinationBlocked, "destination blocked: %v", blocked)
-	case a.err != nil && ctx.Err() != nil:
-		cl.contextDone(ctx, "no complete answer came", a.status)
-	case a.err != nil:
-		cl.fail(callout.OutcomeUnreachable, "%s", describe(a.err, a.status))
+	case cl.settleFailed(ctx, a):
 	case a.status >= 200 && a.status < 300:
 		cl.res.Outcome = callout.OutcomeAccepted
 		out.Outcome = callout.AttemptSucceeded

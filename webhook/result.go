@@ -131,7 +131,9 @@ func newRedactor(secrets []string) *redactor {
 			rd.hex = append(rd.hex, asciiLower(s))
 		}
 	}
-	byLength := func(a, b string) int { return cmp.Compare(len(b), len(a)) }
+	// Equal lengths are ordered by text, so that Compact meets every
+	// duplicate next to its twin.
+	byLength := func(a, b string) int { return cmp.Or(cmp.Compare(len(b), len(a)), strings.Compare(a, b)) }
 	slices.SortFunc(rd.forms, byLength)
 	rd.forms = slices.Compact(rd.forms)
 	slices.SortFunc(rd.hex, byLength)
@@ -162,6 +164,13 @@ func echoForms(s string) []string {
 
 // jsonEscape is s as the inside of a JSON string.
 func jsonEscape(s string, escapeHTML bool) string {
+	// Most secrets and all their base64 forms hold no byte that JSON
+	// escapes: they are returned without building an encoder each.
+	if !strings.ContainsFunc(s, func(r rune) bool {
+		return r < 0x20 || r >= 0x80 || strings.ContainsRune(`"\<>&`, r)
+	}) {
+		return s
+	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(escapeHTML)
