@@ -382,6 +382,9 @@ type EventType struct {
 	Builtin     bool
 }
 
+// PingData is the data of every callout.ping event an endpoint test sends.
+const PingData = `{"message":"This is a test event from Callout."}`
+
 // BuiltinEventTypes are Callout's own event types.
 var BuiltinEventTypes = []EventType{
 	{Name: EventJobSubmitted, Builtin: true,
@@ -389,7 +392,7 @@ var BuiltinEventTypes = []EventType{
 		Example:     json.RawMessage(`{"job_id":"338167","customer_id":"27465","external_id":"JPS-990495","messages":[{"text":"Order #123456","source":"submission","at":"2026-01-02T03:04:05Z"}],"submitted_at":"2026-01-02T03:04:05Z"}`)},
 	{Name: EventPing, Builtin: true,
 		Description: "A test event sent by POST /v1/manufacturers/{m}/endpoints/{e}/test.",
-		Example:     json.RawMessage(`{"message":"This is a test event from Callout."}`)},
+		Example:     json.RawMessage(PingData)},
 }
 
 // PublishResult is the answer to a publish.

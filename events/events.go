@@ -179,7 +179,7 @@ func (s *Service) Test(ctx context.Context, manufacturerID, endpointID string) (
 		return nil, err
 	}
 	ev := &callout.Event{ManufacturerID: manufacturerID, ID: "ping_" + strings.ReplaceAll(uuid.NewString(), "-", ""), Type: callout.EventPing,
-		Timestamp: s.now(), Data: json.RawMessage(`{"message":"This is a test event from Callout."}`)}
+		Timestamp: s.now(), Data: json.RawMessage(callout.PingData)}
 	return s.caller.Deliver(ctx, &webhook.EventRequest{Endpoint: ep, EventID: ev.ID, EventType: ev.Type,
 		Body: callout.EventBody(ep.Format, ev, ep.ID), Attempt: 1}), nil
 }
