@@ -413,11 +413,7 @@ func (s *Server) replaceEndpoints(c echo.Context) error {
 	if err := s.eventStore.ReplaceEndpoints(ctx, m, eps); err != nil {
 		return err
 	}
-	out := make([]*endpointOutput, len(eps))
-	for i, e := range eps {
-		out[i] = redactEndpoint(e)
-	}
-	return c.JSON(http.StatusOK, map[string]any{"endpoints": out})
+	return c.JSON(http.StatusOK, endpointList(eps))
 }
 
 func (s *Server) listEndpoints(c echo.Context) error {
@@ -425,11 +421,16 @@ func (s *Server) listEndpoints(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]*endpointOutput, len(list))
-	for i, e := range list {
+	return c.JSON(http.StatusOK, endpointList(list))
+}
+
+// endpointList is the answer of a list or a replacement of endpoints.
+func endpointList(eps []*callout.Endpoint) map[string]any {
+	out := make([]*endpointOutput, len(eps))
+	for i, e := range eps {
 		out[i] = redactEndpoint(e)
 	}
-	return c.JSON(http.StatusOK, map[string]any{"endpoints": out})
+	return map[string]any{"endpoints": out}
 }
 
 func (s *Server) getEndpoint(c echo.Context) error {
