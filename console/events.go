@@ -418,11 +418,8 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session, cl 
 		}
 	}
 	d.Events = page.Events
-	if page.NextCursor != nil {
-		// The console's own filters, as the person typed them.
-		q.Set("cursor", *page.NextCursor)
-		d.Next = q.Encode()
-	}
+	// The console's own filters, as the person typed them.
+	d.Next = nextQuery(q, page.NextCursor)
 	c.render(w, r, http.StatusOK, "events", v)
 }
 
