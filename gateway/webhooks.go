@@ -134,7 +134,7 @@ type breakerOutput struct {
 }
 
 func redact(w *callout.Webhook) *webhookOutput {
-	out := &webhookOutput{
+	return &webhookOutput{
 		ManufacturerID:      w.ManufacturerID,
 		Kind:                w.Kind,
 		Enabled:             w.Enabled,
@@ -149,7 +149,6 @@ func redact(w *callout.Webhook) *webhookOutput {
 		CacheSeconds:        w.CacheSeconds,
 		UpdatedAt:           w.UpdatedAt,
 	}
-	return out
 }
 
 // redactAuth is the authentication of a webhook or an endpoint with its
