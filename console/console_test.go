@@ -1,6 +1,8 @@
 package console_test
 
 import (
+	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"strings"
@@ -251,5 +253,31 @@ func TestEventLogFilters(t *testing.T) {
 		if p.status != tt.status || !strings.Contains(p.body, tt.want) || (tt.wantNot != "" && strings.Contains(p.body, tt.wantNot)) {
 			t.Errorf("?%s: status %d, want %d showing %q and not %q\n%s", tt.query, p.status, tt.status, tt.want, tt.wantNot, p.body)
 		}
+	}
+}
+
+// TestEventLogPages checks the event log's pager: a full page links to the
+// older events with the filters as the person typed them, and that link
+// shows the rest.
+func TestEventLogPages(t *testing.T) {
+	c := newSite(t)
+	c.endpoint("103")
+	for i := range 25 {
+		c.api("POST", "/v1/manufacturers/103/events", auth.RolePlatform, "", fmt.Sprintf(`{"event": "job.held", "id": "later-%d", "data": {}}`, i), http.StatusAccepted)
+	}
+	b := c.browser()
+	b.signIn("103")
+	p := b.do("GET", "/console/m/103/events?since=2000-01-01T00%3A00", nil)
+	_, rest, ok := strings.Cut(p.body, `href="?`)
+	if p.status != http.StatusOK || !ok || strings.Contains(p.body, "evt103") {
+		t.Fatalf("the first page: status %d, want 200 with a link to older events and without the oldest\n%s", p.status, p.body)
+	}
+	next, _, _ := strings.Cut(rest, `"`)
+	next = html.UnescapeString(next)
+	if !strings.Contains(next, "since=2000-01-01T00%3A00") || !strings.Contains(next, "cursor=") {
+		t.Errorf("the link to older events is ?%s, want the since typed and a cursor", next)
+	}
+	if p := b.do("GET", "/console/m/103/events?"+next, nil); p.status != http.StatusOK || !strings.Contains(p.body, "evt103") || strings.Contains(p.body, `href="?`) {
+		t.Errorf("older events: status %d, want 200 showing evt103 and no further page\n%s", p.status, p.body)
 	}
 }

@@ -2,6 +2,7 @@ package console
 
 import (
 	"encoding/json"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -336,7 +337,7 @@ type attemptsView struct {
 	Status   string
 	Outcomes []string
 	Attempts []*attemptView
-	Next     string // the query of the next page; "" for none
+	Next     template.URL // the query of the next page; "" for none
 }
 
 func (c *Console) attempts(w http.ResponseWriter, r *http.Request, s *session, cl *client) {
@@ -392,7 +393,7 @@ func (cl *client) event(id string) (*eventView, error) {
 type eventsView struct {
 	Event, Since, Until string
 	Events              []*eventView
-	Next                string // the query of the next page; "" for none
+	Next                template.URL // the query of the next page; "" for none
 }
 
 func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session, cl *client) {
@@ -418,11 +419,8 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session, cl 
 		}
 	}
 	d.Events = page.Events
-	if page.NextCursor != nil {
-		// The console's own filters, as the person typed them.
-		q.Set("cursor", *page.NextCursor)
-		d.Next = q.Encode()
-	}
+	// The console's own filters, as the person typed them.
+	d.Next = nextQuery(q, page.NextCursor)
 	c.render(w, r, http.StatusOK, "events", v)
 }
 

@@ -326,7 +326,7 @@ type deliveriesView struct {
 	Kind, Job, Outcome string
 	Outcomes           []callout.Outcome
 	Page               deliveryPage
-	Next               string // the query of the next page; "" for none
+	Next               template.URL // the query of the next page; "" for none
 }
 
 var outcomes = []callout.Outcome{callout.OutcomeAccepted, callout.OutcomeRejected, callout.OutcomeWebhookError,
@@ -362,7 +362,9 @@ func listQuery(filters map[string]string) url.Values {
 }
 
 // nextQuery is the console's query of the list's next page, "" for none.
-func nextQuery(filter url.Values, cursor *string) string {
+// It is a template.URL: the template's href="?{{.}}" keeps its = and &
+// (a string there is escaped as one query value, a link to the first page).
+func nextQuery(filter url.Values, cursor *string) template.URL {
 	if cursor == nil {
 		return ""
 	}
@@ -372,7 +374,7 @@ func nextQuery(filter url.Values, cursor *string) string {
 	}
 	next.Del("limit")
 	next.Set("cursor", *cursor)
-	return next.Encode()
+	return template.URL(next.Encode())
 }
 
 // readList reads one page of a list into out, or renders the page name

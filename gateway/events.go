@@ -267,18 +267,7 @@ func (in *endpointInput) apply(e *callout.Endpoint) {
 		}
 		e.Enabled = *in.Enabled
 	}
-	if a := in.Auth; a != nil {
-		if a.Type != nil && callout.AuthType(*a.Type) != e.Auth.Type {
-			e.Auth = callout.Auth{Type: callout.AuthType(*a.Type)}
-		}
-		set(&e.Auth.BearerToken, a.BearerToken)
-		if a0 := a.Auth0; a0 != nil {
-			set(&e.Auth.Auth0.TenantDomain, a0.TenantDomain)
-			set(&e.Auth.Auth0.ClientID, a0.ClientID)
-			set(&e.Auth.Auth0.ClientSecret, a0.ClientSecret)
-			set(&e.Auth.Auth0.Audience, a0.Audience)
-		}
-	}
+	in.Auth.apply(&e.Auth)
 }
 
 // endpointOutput is an endpoint config with its secrets redacted.
@@ -302,10 +291,8 @@ type endpointOutput struct {
 }
 
 func redactEndpoint(e *callout.Endpoint) *endpointOutput {
-	// The webhook redaction shows the auth members the same way.
-	w := redact(&callout.Webhook{Auth: e.Auth})
 	out := &endpointOutput{ID: e.ID, ManufacturerID: e.ManufacturerID, URL: e.URL, Description: e.Description,
-		Events: e.Events, Auth: w.Auth, SigningSecretSet: e.SigningSecret != "", Format: string(e.Format),
+		Events: e.Events, Auth: redactAuth(e.Auth), SigningSecretSet: e.SigningSecret != "", Format: string(e.Format),
 		TimeoutMS: e.TimeoutMS, MaxAttempts: e.MaxAttempts, Enabled: e.Enabled, DisabledReason: e.DisabledReason,
 		FailingSince: e.FailingSince, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
 	if out.Events == nil {
@@ -426,11 +413,7 @@ func (s *Server) replaceEndpoints(c echo.Context) error {
 	if err := s.eventStore.ReplaceEndpoints(ctx, m, eps); err != nil {
 		return err
 	}
-	out := make([]*endpointOutput, len(eps))
-	for i, e := range eps {
-		out[i] = redactEndpoint(e)
-	}
-	return c.JSON(http.StatusOK, map[string]any{"endpoints": out})
+	return c.JSON(http.StatusOK, endpointList(eps))
 }
 
 func (s *Server) listEndpoints(c echo.Context) error {
@@ -438,11 +421,16 @@ func (s *Server) listEndpoints(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]*endpointOutput, len(list))
-	for i, e := range list {
+	return c.JSON(http.StatusOK, endpointList(list))
+}
+
+// endpointList is the answer of a list or a replacement of endpoints.
+func endpointList(eps []*callout.Endpoint) map[string]any {
+	out := make([]*endpointOutput, len(eps))
+	for i, e := range eps {
 		out[i] = redactEndpoint(e)
 	}
-	return c.JSON(http.StatusOK, map[string]any{"endpoints": out})
+	return map[string]any{"endpoints": out}
 }
 
 func (s *Server) getEndpoint(c echo.Context) error {

@@ -70,17 +70,25 @@ func (in *webhookInput) apply(w *callout.Webhook) {
 		set(&w.Breaker.ConsecutiveFailures, b.ConsecutiveFailures)
 		set(&w.Breaker.OpenSeconds, b.OpenSeconds)
 	}
-	if a := in.Auth; a != nil {
-		if a.Type != nil && callout.AuthType(*a.Type) != w.Auth.Type {
-			w.Auth = callout.Auth{Type: callout.AuthType(*a.Type)}
-		}
-		set(&w.Auth.BearerToken, a.BearerToken)
-		if a0 := a.Auth0; a0 != nil {
-			set(&w.Auth.Auth0.TenantDomain, a0.TenantDomain)
-			set(&w.Auth.Auth0.ClientID, a0.ClientID)
-			set(&w.Auth.Auth0.ClientSecret, a0.ClientSecret)
-			set(&w.Auth.Auth0.Audience, a0.Audience)
-		}
+	in.Auth.apply(&w.Auth)
+}
+
+// apply sets every member given on dst, for a webhook or an endpoint
+// (nil: none). Changing the auth type drops the other type's credentials,
+// so no unused secret lingers.
+func (a *authInput) apply(dst *callout.Auth) {
+	if a == nil {
+		return
+	}
+	if a.Type != nil && callout.AuthType(*a.Type) != dst.Type {
+		*dst = callout.Auth{Type: callout.AuthType(*a.Type)}
+	}
+	set(&dst.BearerToken, a.BearerToken)
+	if a0 := a.Auth0; a0 != nil {
+		set(&dst.Auth0.TenantDomain, a0.TenantDomain)
+		set(&dst.Auth0.ClientID, a0.ClientID)
+		set(&dst.Auth0.ClientSecret, a0.ClientSecret)
+		set(&dst.Auth0.Audience, a0.Audience)
 	}
 }
 
@@ -126,12 +134,12 @@ type breakerOutput struct {
 }
 
 func redact(w *callout.Webhook) *webhookOutput {
-	out := &webhookOutput{
+	return &webhookOutput{
 		ManufacturerID:      w.ManufacturerID,
 		Kind:                w.Kind,
 		Enabled:             w.Enabled,
 		URL:                 w.URL,
-		Auth:                authOutput{Type: w.Auth.Type},
+		Auth:                redactAuth(w.Auth),
 		ExportFormat:        string(w.ExportFormat),
 		TimeoutMS:           w.TimeoutMS,
 		Retries:             w.Retries,
@@ -141,13 +149,19 @@ func redact(w *callout.Webhook) *webhookOutput {
 		CacheSeconds:        w.CacheSeconds,
 		UpdatedAt:           w.UpdatedAt,
 	}
-	switch w.Auth.Type {
+}
+
+// redactAuth is the authentication of a webhook or an endpoint with its
+// secrets shown only as set.
+func redactAuth(a callout.Auth) authOutput {
+	out := authOutput{Type: a.Type}
+	switch a.Type {
 	case callout.AuthBearer:
-		isSet := w.Auth.BearerToken != ""
-		out.Auth.BearerTokenSet = &isSet
+		isSet := a.BearerToken != ""
+		out.BearerTokenSet = &isSet
 	case callout.AuthAuth0:
-		a := w.Auth.Auth0
-		out.Auth.Auth0 = &auth0Output{a.TenantDomain, a.ClientID, a.ClientSecret != "", a.Audience}
+		a0 := a.Auth0
+		out.Auth0 = &auth0Output{a0.TenantDomain, a0.ClientID, a0.ClientSecret != "", a0.Audience}
 	}
 	return out
 }
