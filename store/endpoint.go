@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/callout/callout"
 )
@@ -181,9 +182,15 @@ func (s *Store) deleteEndpoint(ctx context.Context, tx *sql.Tx, manufacturerID, 
 	} else if n == 0 {
 		return notFoundEndpoint(manufacturerID, id)
 	}
-	_, err = s.exec(ctx, tx, `UPDATE event_messages SET status = ?, next_attempt_at = NULL, updated_at = ?
+	return s.endMessages(ctx, tx, manufacturerID, id, callout.MessageCancelled, s.now())
+}
+
+// endMessages gives the endpoint's pending and delivering messages status,
+// with no further attempt.
+func (s *Store) endMessages(ctx context.Context, tx *sql.Tx, manufacturerID, endpointID string, status callout.MessageStatus, now time.Time) error {
+	_, err := s.exec(ctx, tx, `UPDATE event_messages SET status = ?, next_attempt_at = NULL, updated_at = ?
 		WHERE manufacturer_id = ? AND endpoint_id = ? AND status IN (?, ?)`,
-		string(callout.MessageCancelled), micros(s.now()), manufacturerID, id,
+		string(status), micros(now), manufacturerID, endpointID,
 		string(callout.MessagePending), string(callout.MessageDelivering))
 	return err
 }

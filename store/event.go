@@ -349,11 +349,7 @@ func (s *Store) RecordAttempt(ctx context.Context, r *AttemptRecord) (disabled b
 			WHERE manufacturer_id = ? AND id = ?`, false, reason, micros(now), a.ManufacturerID, a.EndpointID); err != nil {
 			return fmt.Errorf("disabling the endpoint: %w", err)
 		}
-		_, err = s.exec(ctx, tx, `UPDATE event_messages SET status = ?, next_attempt_at = NULL, updated_at = ?
-			WHERE manufacturer_id = ? AND endpoint_id = ? AND status IN (?, ?)`,
-			string(callout.MessageFailed), micros(now), a.ManufacturerID, a.EndpointID,
-			string(callout.MessagePending), string(callout.MessageDelivering))
-		return err
+		return s.endMessages(ctx, tx, a.ManufacturerID, a.EndpointID, callout.MessageFailed, now)
 	})
 	if err != nil {
 		return false, fmt.Errorf("recording attempt %d of event %s for endpoint %s: %w", a.Number, a.EventID, a.EndpointID, err)
