@@ -175,20 +175,19 @@ func (s *Store) pendMessages(ctx context.Context, tx *sql.Tx, keys []callout.Mes
 	return nil
 }
 
+// submittedJob is what job.submitted tells of the job, as acceptSubmission
+// wrote it.
+type submittedJob struct {
+	customerID, externalID, messages string
+	submittedAt                      time.Time
+}
+
 // publishSubmitted publishes job.submitted for an accepted submission, in
 // its transaction.
-func (s *Store) publishSubmitted(ctx context.Context, tx *sql.Tx, r *callout.SubmissionResult) error {
-	var (
-		customerID, externalID, messages string
-		submitted                        sql.NullInt64
-	)
-	if err := s.queryRow(ctx, tx, `SELECT customer_id, external_id, messages, submitted_at FROM jobs
-		WHERE manufacturer_id = ? AND id = ?`, r.ManufacturerID, r.JobID).Scan(&customerID, &externalID, &messages, &submitted); err != nil {
-		return fmt.Errorf("reading the submitted job: %w", err)
-	}
+func (s *Store) publishSubmitted(ctx context.Context, tx *sql.Tx, r *callout.SubmissionResult, job *submittedJob) error {
 	var ext any
-	if externalID != "" {
-		ext = externalID
+	if job.externalID != "" {
+		ext = job.externalID
 	}
 	data, err := json.Marshal(struct {
 		JobID       string          `json:"job_id"`
@@ -196,7 +195,7 @@ func (s *Store) publishSubmitted(ctx context.Context, tx *sql.Tx, r *callout.Sub
 		ExternalID  any             `json:"external_id"`
 		Messages    json.RawMessage `json:"messages"`
 		SubmittedAt string          `json:"submitted_at"`
-	}{r.JobID, customerID, ext, json.RawMessage(messages), fromMicros(submitted.Int64).Format(time.RFC3339Nano)})
+	}{r.JobID, job.customerID, ext, json.RawMessage(job.messages), job.submittedAt.Format(time.RFC3339Nano)})
 	if err != nil {
 		return fmt.Errorf("encoding the job.submitted event: %w", err)
 	}
