@@ -27,8 +27,6 @@ func (s *Store) writeDB(ctx context.Context, fn func(ctx context.Context, q quer
 // a context that carries ctx's values but is never cancelled, because on
 // SQLite cancelling one statement would roll back the whole batch.
 func (s *Store) inTx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
-	// Deferred first, so it runs after the connection is back in the pool.
-	defer s.preparePending(ctx)
 	if s.txQueue == nil {
 		return s.runTx(ctx, fn)
 	}

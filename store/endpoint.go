@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/callout/callout"
 )
@@ -57,7 +58,8 @@ func (s *Store) putEndpoint(ctx context.Context, tx *sql.Tx, e *callout.Endpoint
 		failing = sql.NullInt64{Int64: micros(*e.FailingSince), Valid: true}
 	}
 	a := e.Auth.Auth0
-	if _, err := s.exec(ctx, tx, `INSERT INTO endpoints (manufacturer_id, id, url, description, events, auth_type,
+	var created int64
+	if err := s.queryRow(ctx, tx, `INSERT INTO endpoints (manufacturer_id, id, url, description, events, auth_type,
 			auth0_tenant_domain, auth0_client_id, auth0_audience, format, timeout_ms, max_attempts, rate_limit,
 			enabled, disabled_reason, failing_since, bearer_token, auth0_client_secret, signing_secret, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -69,15 +71,11 @@ func (s *Store) putEndpoint(ctx context.Context, tx *sql.Tx, e *callout.Endpoint
 			rate_limit = excluded.rate_limit, enabled = excluded.enabled, disabled_reason = excluded.disabled_reason,
 			failing_since = excluded.failing_since, bearer_token = excluded.bearer_token,
 			auth0_client_secret = excluded.auth0_client_secret, signing_secret = excluded.signing_secret,
-			updated_at = excluded.updated_at`,
+			updated_at = excluded.updated_at
+		RETURNING created_at`,
 		e.ManufacturerID, e.ID, e.URL, cleanText(e.Description), string(filters), string(e.Auth.Type),
 		a.TenantDomain, a.ClientID, a.Audience, string(e.Format), e.TimeoutMS, e.MaxAttempts, e.RateLimitPerSecond,
-		e.Enabled, cleanText(e.DisabledReason), failing, bearer, clientSecret, signing, now, now); err != nil {
-		return err
-	}
-	var created int64
-	if err := s.queryRow(ctx, tx, `SELECT created_at FROM endpoints WHERE manufacturer_id = ? AND id = ?`,
-		e.ManufacturerID, e.ID).Scan(&created); err != nil {
+		e.Enabled, cleanText(e.DisabledReason), failing, bearer, clientSecret, signing, now, now).Scan(&created); err != nil {
 		return err
 	}
 	e.CreatedAt, e.UpdatedAt = fromMicros(created), fromMicros(now)
@@ -184,9 +182,15 @@ func (s *Store) deleteEndpoint(ctx context.Context, tx *sql.Tx, manufacturerID, 
 	} else if n == 0 {
 		return notFoundEndpoint(manufacturerID, id)
 	}
-	_, err = s.exec(ctx, tx, `UPDATE event_messages SET status = ?, next_attempt_at = NULL, updated_at = ?
+	return s.endMessages(ctx, tx, manufacturerID, id, callout.MessageCancelled, s.now())
+}
+
+// endMessages gives the endpoint's pending and delivering messages status,
+// with no further attempt.
+func (s *Store) endMessages(ctx context.Context, tx *sql.Tx, manufacturerID, endpointID string, status callout.MessageStatus, now time.Time) error {
+	_, err := s.exec(ctx, tx, `UPDATE event_messages SET status = ?, next_attempt_at = NULL, updated_at = ?
 		WHERE manufacturer_id = ? AND endpoint_id = ? AND status IN (?, ?)`,
-		string(callout.MessageCancelled), micros(s.now()), manufacturerID, id,
+		string(status), micros(now), manufacturerID, endpointID,
 		string(callout.MessagePending), string(callout.MessageDelivering))
 	return err
 }

@@ -175,20 +175,19 @@ func (s *Store) pendMessages(ctx context.Context, tx *sql.Tx, keys []callout.Mes
 	return nil
 }
 
+// submittedJob is what job.submitted tells of the job, as acceptSubmission
+// wrote it.
+type submittedJob struct {
+	customerID, externalID, messages string
+	submittedAt                      time.Time
+}
+
 // publishSubmitted publishes job.submitted for an accepted submission, in
 // its transaction.
-func (s *Store) publishSubmitted(ctx context.Context, tx *sql.Tx, r *callout.SubmissionResult) error {
-	var (
-		customerID, externalID, messages string
-		submitted                        sql.NullInt64
-	)
-	if err := s.queryRow(ctx, tx, `SELECT customer_id, external_id, messages, submitted_at FROM jobs
-		WHERE manufacturer_id = ? AND id = ?`, r.ManufacturerID, r.JobID).Scan(&customerID, &externalID, &messages, &submitted); err != nil {
-		return fmt.Errorf("reading the submitted job: %w", err)
-	}
+func (s *Store) publishSubmitted(ctx context.Context, tx *sql.Tx, r *callout.SubmissionResult, job *submittedJob) error {
 	var ext any
-	if externalID != "" {
-		ext = externalID
+	if job.externalID != "" {
+		ext = job.externalID
 	}
 	data, err := json.Marshal(struct {
 		JobID       string          `json:"job_id"`
@@ -196,7 +195,7 @@ func (s *Store) publishSubmitted(ctx context.Context, tx *sql.Tx, r *callout.Sub
 		ExternalID  any             `json:"external_id"`
 		Messages    json.RawMessage `json:"messages"`
 		SubmittedAt string          `json:"submitted_at"`
-	}{r.JobID, customerID, ext, json.RawMessage(messages), fromMicros(submitted.Int64).Format(time.RFC3339Nano)})
+	}{r.JobID, job.customerID, ext, json.RawMessage(job.messages), job.submittedAt.Format(time.RFC3339Nano)})
 	if err != nil {
 		return fmt.Errorf("encoding the job.submitted event: %w", err)
 	}
@@ -349,11 +348,7 @@ func (s *Store) RecordAttempt(ctx context.Context, r *AttemptRecord) (disabled b
 			WHERE manufacturer_id = ? AND id = ?`, false, reason, micros(now), a.ManufacturerID, a.EndpointID); err != nil {
 			return fmt.Errorf("disabling the endpoint: %w", err)
 		}
-		_, err = s.exec(ctx, tx, `UPDATE event_messages SET status = ?, next_attempt_at = NULL, updated_at = ?
-			WHERE manufacturer_id = ? AND endpoint_id = ? AND status IN (?, ?)`,
-			string(callout.MessageFailed), micros(now), a.ManufacturerID, a.EndpointID,
-			string(callout.MessagePending), string(callout.MessageDelivering))
-		return err
+		return s.endMessages(ctx, tx, a.ManufacturerID, a.EndpointID, callout.MessageFailed, now)
 	})
 	if err != nil {
 		return false, fmt.Errorf("recording attempt %d of event %s for endpoint %s: %w", a.Number, a.EventID, a.EndpointID, err)
@@ -504,23 +499,17 @@ func (s *Store) Redeliver(ctx context.Context, manufacturerID, eventID, endpoint
 		}
 		var keys []callout.MessageKey
 		if endpointID != "" {
-			if err := s.queryRow(ctx, tx, `SELECT 1 FROM endpoints WHERE manufacturer_id = ? AND id = ?`,
-				manufacturerID, endpointID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
-				return notFoundEndpoint(manufacturerID, endpointID)
-			} else if err != nil {
+			if err := s.endpointExists(ctx, tx, manufacturerID, endpointID); err != nil {
 				return err
 			}
 			keys = []callout.MessageKey{{ManufacturerID: manufacturerID, EventID: eventID, EndpointID: endpointID}}
 		} else {
 			var err error
-			keys, err = s.messageKeys(ctx, tx, `SELECT m.endpoint_id FROM event_messages m
+			keys, err = s.messageKeys(ctx, tx, `SELECT m.event_id, m.endpoint_id FROM event_messages m
 				JOIN endpoints p ON p.manufacturer_id = m.manufacturer_id AND p.id = m.endpoint_id
 				WHERE m.manufacturer_id = ? AND m.event_id = ?`, manufacturerID, eventID)
 			if err != nil {
 				return err
-			}
-			for i := range keys {
-				keys[i].EventID = eventID
 			}
 		}
 		n = len(keys)
@@ -541,31 +530,14 @@ func (s *Store) Recover(ctx context.Context, manufacturerID, endpointID string, 
 	}
 	var n int
 	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		var one int
-		if err := s.queryRow(ctx, tx, `SELECT 1 FROM endpoints WHERE manufacturer_id = ? AND id = ?`,
-			manufacturerID, endpointID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
-			return notFoundEndpoint(manufacturerID, endpointID)
-		} else if err != nil {
+		if err := s.endpointExists(ctx, tx, manufacturerID, endpointID); err != nil {
 			return err
 		}
-		rows, err := s.query(ctx, tx, `SELECT m.event_id FROM event_messages m
+		keys, err := s.messageKeys(ctx, tx, `SELECT m.event_id, m.endpoint_id FROM event_messages m
 			JOIN events e ON e.manufacturer_id = m.manufacturer_id AND e.id = m.event_id
 			WHERE m.manufacturer_id = ? AND m.endpoint_id = ? AND m.status = ? AND e.created_at >= ? AND e.created_at < ?`,
 			manufacturerID, endpointID, string(callout.MessageFailed), micros(since), micros(until))
 		if err != nil {
-			return err
-		}
-		var keys []callout.MessageKey
-		for rows.Next() {
-			k := callout.MessageKey{ManufacturerID: manufacturerID, EndpointID: endpointID}
-			if err := rows.Scan(&k.EventID); err != nil {
-				rows.Close()
-				return err
-			}
-			keys = append(keys, k)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		n = len(keys)
@@ -577,8 +549,18 @@ func (s *Store) Recover(ctx context.Context, manufacturerID, endpointID string, 
 	return n, nil
 }
 
-// messageKeys runs a query selecting endpoint ids and returns them as keys
-// of manufacturerID.
+// endpointExists returns not_found when there is no such endpoint.
+func (s *Store) endpointExists(ctx context.Context, tx *sql.Tx, manufacturerID, id string) error {
+	var one int
+	err := s.queryRow(ctx, tx, `SELECT 1 FROM endpoints WHERE manufacturer_id = ? AND id = ?`, manufacturerID, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFoundEndpoint(manufacturerID, id)
+	}
+	return err
+}
+
+// messageKeys runs a query selecting event and endpoint ids, whose first
+// argument is manufacturerID, and returns them as keys of manufacturerID.
 func (s *Store) messageKeys(ctx context.Context, tx *sql.Tx, query, manufacturerID string, args ...any) ([]callout.MessageKey, error) {
 	rows, err := s.query(ctx, tx, query, append([]any{manufacturerID}, args...)...)
 	if err != nil {
@@ -588,7 +570,7 @@ func (s *Store) messageKeys(ctx context.Context, tx *sql.Tx, query, manufacturer
 	var keys []callout.MessageKey
 	for rows.Next() {
 		k := callout.MessageKey{ManufacturerID: manufacturerID}
-		if err := rows.Scan(&k.EndpointID); err != nil {
+		if err := rows.Scan(&k.EventID, &k.EndpointID); err != nil {
 			return nil, err
 		}
 		keys = append(keys, k)

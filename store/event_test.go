@@ -307,9 +307,20 @@ func testReplaceEndpointsCancels(t *testing.T, open opener) {
 	if got := e.messages(t, "103", res.Event.ID); !cmp.Equal(got, want) {
 		t.Errorf("messages after replace-all = %v, want %v", got, want)
 	}
-	// A bad endpoint in the array leaves everything as it was.
+	// A bad endpoint in the array leaves everything as it was: "new" is not
+	// removed, "extra" not added.
 	err := e.ReplaceEndpoints(e.ctx, "nobody", []*callout.Endpoint{endpoint("nobody", "x")})
 	wantCode(t, err, callout.ECodeNotFound)
+	err = e.ReplaceEndpoints(e.ctx, "103", []*callout.Endpoint{endpoint("103", "kept"), endpoint("103", "extra"), endpoint("nobody", "x")})
+	wantCode(t, err, callout.ECodeNotFound)
+	list, _ = e.ListEndpoints(e.ctx, "103")
+	ids = ids[:0]
+	for _, ep := range list {
+		ids = append(ids, ep.ID)
+	}
+	if !cmp.Equal(ids, []string{"kept", "new"}) {
+		t.Errorf("endpoints after a failed replace-all = %v, want kept, new", ids)
+	}
 }
 
 func testJobSubmittedEvent(t *testing.T, open opener) {

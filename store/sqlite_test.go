@@ -162,8 +162,8 @@ func TestOpenErrors(t *testing.T) {
 // queue in Go, the two Stores meet on SQLite's busy timeout, and none may fail
 // with SQLITE_BUSY.
 func TestSQLiteConcurrentWriters(t *testing.T) {
-	// A pool of one connection must not deadlock on statements prepared
-	// while a transaction holds it; 8 is the default pool.
+	// A pool of one connection must not deadlock while a transaction holds
+	// it; 8 is the default pool.
 	for _, conns := range []int{1, 8} {
 		t.Run(fmt.Sprintf("conns=%d", conns), func(t *testing.T) { testSQLiteConcurrentWriters(t, conns) })
 	}

@@ -14,11 +14,10 @@ import (
 const stmtCacheSize = 128
 
 // sqliteConnector opens the store's SQLite connections. They keep the
-// statements they run prepared: the store prepares its own queries once
-// (see prepared), but River's SQLite driver runs each of its queries as
-// text, and SQLite parsed each anew (in a profile of the events benchmark,
-// parsing River's job completion, insert and fetch took 40 % of the
-// process's CPU).
+// statements they run prepared, the store's and River's alike: database/sql
+// and River's SQLite driver run each query as text, and SQLite parsed each
+// anew (in a profile of the events benchmark, parsing River's job
+// completion, insert and fetch took 40 % of the process's CPU).
 //
 // Its connections also take turns to write, in Go: a write transaction holds
 // writing from its begin to its end, and a writing statement outside one

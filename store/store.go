@@ -86,15 +86,6 @@ type Store struct {
 	// applied names the migrations Open applied.
 	applied []string
 
-	// stmts caches prepared statements by query text (SQLite only).
-	// modernc.org/sqlite keeps a prepared statement compiled, and
-	// database/sql keeps one per connection, so a hot query is parsed once
-	// per connection instead of on every call. PostgreSQL needs none: pgx
-	// caches its own prepared statements per connection.
-	// pending holds the queries a transaction found unprepared.
-	stmtMu  sync.Mutex
-	stmts   map[string]*sql.Stmt
-	pending map[string]struct{}
 	// rebound caches rebind's PostgreSQL form of each query.
 	rebound sync.Map
 	// jobDocs holds the documents of the jobs priced (see GetPricingInputs).
@@ -171,8 +162,6 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, errors.New("store: the database URL must start with postgres:// or postgresql://, or be empty for SQLite")
 	default:
 		s.dialect = DialectSQLite
-		s.stmts = make(map[string]*sql.Stmt)
-		s.pending = make(map[string]struct{})
 		path = filepath.Join(o.DataDir, DatabaseFile)
 		dsn, err := sqliteDSN(o.DataDir)
 		if err != nil {
@@ -236,14 +225,7 @@ func (s *Store) Close() error {
 		close(s.stopAsync)
 		<-s.asyncDone
 	}
-	s.stmtMu.Lock()
-	var errs []error
-	for q, st := range s.stmts {
-		errs = append(errs, st.Close())
-		delete(s.stmts, q)
-	}
-	s.stmtMu.Unlock()
-	return errors.Join(append(errs, s.db.Close())...)
+	return s.db.Close()
 }
 
 // Ping checks that the database answers.

@@ -121,9 +121,6 @@ func (s *Store) FinishSubmission(ctx context.Context, r *callout.SubmissionResul
 			if err := s.acceptSubmission(ctx, tx, r, messages, now); err != nil {
 				return err
 			}
-			if err := s.publishSubmitted(ctx, tx, r); err != nil {
-				return err
-			}
 		} else if _, err := s.exec(ctx, tx, `UPDATE jobs SET claim_until = NULL WHERE manufacturer_id = ? AND id = ?`,
 			r.ManufacturerID, r.JobID); err != nil {
 			return fmt.Errorf("releasing the claim: %w", err)
@@ -151,7 +148,7 @@ func claimLost(format, jobID string) error {
 }
 
 // acceptSubmission marks the job submitted, appending the result's messages to
-// those stored, and releases the claim.
+// those stored, releases the claim, and publishes job.submitted.
 func (s *Store) acceptSubmission(ctx context.Context, tx *sql.Tx, r *callout.SubmissionResult, stored string, now time.Time) error {
 	var all []callout.Message
 	if err := json.Unmarshal([]byte(stored), &all); err != nil {
@@ -167,14 +164,15 @@ func (s *Store) acceptSubmission(ctx context.Context, tx *sql.Tx, r *callout.Sub
 	}
 	// An empty external id keeps the stored one.
 	externalID := sql.NullString{String: cleanText(r.ExternalID), Valid: r.ExternalID != ""}
-	if _, err := s.exec(ctx, tx, `UPDATE jobs SET status = ?, submitted_at = ?, external_id = COALESCE(?, external_id),
+	job := submittedJob{messages: messages, submittedAt: fromMicros(micros(submittedAt))}
+	if err := s.queryRow(ctx, tx, `UPDATE jobs SET status = ?, submitted_at = ?, external_id = COALESCE(?, external_id),
 			messages = ?, claim_until = NULL, updated_at = ?
-		WHERE manufacturer_id = ? AND id = ?`,
+		WHERE manufacturer_id = ? AND id = ? RETURNING customer_id, external_id`,
 		string(callout.JobSubmitted), micros(submittedAt), externalID, messages, micros(now),
-		r.ManufacturerID, r.JobID); err != nil {
+		r.ManufacturerID, r.JobID).Scan(&job.customerID, &job.externalID); err != nil {
 		return fmt.Errorf("marking the job submitted: %w", err)
 	}
-	return nil
+	return s.publishSubmitted(ctx, tx, r, &job)
 }
 
 // GetSubmissionResponse returns the response FinishSubmission recorded for the
