@@ -63,7 +63,7 @@ func mustToken(t *testing.T, tokens *Tokens, a callout.Auth0, want string) {
 
 func TestTokenBurstMakesOneRequest(t *testing.T) {
 	f := newFake(t, "a")
-	arrived, release := f.Hold()
+	release := f.Hold()
 	tokens := newTokens(t, Options{})
 	a := f.Settings()
 
@@ -81,7 +81,7 @@ func TestTokenBurstMakesOneRequest(t *testing.T) {
 		}()
 	}
 	started.Wait()
-	<-arrived
+	<-f.Held(1)
 	release()
 	done.Wait()
 
@@ -336,7 +336,7 @@ func TestBlockedDestinationStaysInTheChain(t *testing.T) {
 
 func TestCallerGivingUpDoesNotFailOthers(t *testing.T) {
 	f := newFake(t, "a")
-	arrived, release := f.Hold()
+	release := f.Hold()
 	tokens := newTokens(t, Options{})
 	a := f.Settings()
 
@@ -346,7 +346,7 @@ func TestCallerGivingUpDoesNotFailOthers(t *testing.T) {
 		_, err := tokens.Token(ctx, a)
 		quitter <- err
 	}()
-	<-arrived // the shared request is in flight
+	<-f.Held(1) // the shared request is in flight
 	patient := make(chan string, 1)
 	go func() {
 		tok, err := tokens.Token(context.Background(), a)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -79,7 +78,7 @@ type eventBench struct {
 	hc     *http.Client
 	c      *calloutServer
 	rcv    *receiver
-	tokens map[string]string
+	header http.Header // the platform's, which publishes to every manufacturer
 }
 
 // eventsResult is what one store measured.
@@ -147,7 +146,7 @@ func benchEventsOn(ctx context.Context, opts options, rcv *receiver, url string,
 		return nil, err
 	}
 	defer c.Close()
-	b := &eventBench{opts: opts, hc: loadClient(opts.concurrency), c: c, rcv: rcv, tokens: map[string]string{}}
+	b := &eventBench{opts: opts, hc: loadClient(opts.concurrency), c: c, rcv: rcv}
 	defer b.hc.CloseIdleConnections()
 	proc := fmt.Sprintf("/proc/%d", c.cmd.Process.Pid)
 	mark := func(phase string) {
@@ -196,16 +195,16 @@ func (b *eventBench) setUp(ctx context.Context) error {
 		return b.c.admin(ctx, b.hc, auth.RoleAdmin, m, "PUT", "/v1/manufacturers/"+m+"/endpoints/"+id,
 			map[string]any{"url": b.rcv.url + path, "timeout_ms": 5000})
 	}
+	tok, err := b.c.token(auth.RolePlatform, "")
+	if err != nil {
+		return err
+	}
+	b.header = http.Header{"Authorization": {"Bearer " + tok}}
 	all := append([]string{mfrEvents, mfrHanging, mfrPending}, sustainedMfrs...)
 	for _, m := range all {
 		if err := b.c.admin(ctx, b.hc, auth.RolePlatform, "", "PUT", "/v1/manufacturers/"+m, map[string]string{"name": m}); err != nil {
 			return err
 		}
-		tok, err := b.c.token(auth.RolePlatform, "")
-		if err != nil {
-			return err
-		}
-		b.tokens[m] = tok
 		var paths []string
 		switch m {
 		case mfrHanging, mfrPending:
@@ -225,21 +224,7 @@ func (b *eventBench) setUp(ctx context.Context) error {
 // publish posts one event with the given id to m.
 func (b *eventBench) publish(ctx context.Context, m, id string) error {
 	body := []byte(`{"event": "moved_to_ready", "id": "` + id + `", "data": {"orderId": 123456, "status": "ready", "amount": 1.0e2}}`)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.c.url+"/v1/manufacturers/"+m+"/events", bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+b.tokens[m])
-	resp, err := b.hc.Do(req)
-	if err != nil {
-		return err
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		return &errStatus{resp.StatusCode, http.StatusAccepted}
-	}
-	return nil
+	return post(ctx, b.hc, b.c.url+"/v1/manufacturers/"+m+"/events", body, b.header, http.StatusAccepted)
 }
 
 // awaitArrivals waits until every (path, id) arrived or within passed, and

@@ -64,8 +64,9 @@ type errStatus struct{ got, want int }
 
 func (e *errStatus) Error() string { return fmt.Sprintf("status %d, want %d", e.got, e.want) }
 
-// post sends a POST and discards the answer, failing unless its status is want.
-func (b *bench) post(ctx context.Context, url string, body []byte, header http.Header, want int) error {
+// post sends a POST with hc and discards the answer, failing unless its
+// status is want.
+func post(ctx context.Context, hc *http.Client, url string, body []byte, header http.Header, want int) error {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -75,7 +76,7 @@ func (b *bench) post(ctx context.Context, url string, body []byte, header http.H
 		return err
 	}
 	req.Header = header
-	resp, err := b.hc.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return err
 	}
@@ -101,13 +102,13 @@ func (b *bench) appHeader(m string) http.Header {
 // sendCallout prices the i-th job of the rotation through Callout on s.
 func (b *bench) sendCallout(s *calloutStore) func(ctx context.Context, i int) error {
 	return func(ctx context.Context, i int) error {
-		return b.post(ctx, s.priceURLs[i%len(s.priceURLs)], nil, s.header, http.StatusOK)
+		return post(ctx, b.hc, s.priceURLs[i%len(s.priceURLs)], nil, s.header, http.StatusOK)
 	}
 }
 
 // sendProxy sends Callout's payload through the proxy.
 func (b *bench) sendProxy(ctx context.Context, _ int) error {
-	return b.post(ctx, b.proxyURL+"/", b.payload, b.header, http.StatusOK)
+	return post(ctx, b.hc, b.proxyURL+"/", b.payload, b.header, http.StatusOK)
 }
 
 // prepare creates the manufacturers, makes one price through Callout on
@@ -325,18 +326,18 @@ func (b *bench) breaker(ctx context.Context) (breakerResult, error) {
 	b.say("breaker: tripping it through the API, then %d refused prices", breakerAPICalls)
 	url, header := b.priceURL(mfrBroken, seedJob), b.appHeader(mfrBroken)
 	for i := range breakerFailures {
-		if err := b.post(ctx, url, nil, header, http.StatusBadGateway); err != nil {
+		if err := post(ctx, b.hc, url, nil, header, http.StatusBadGateway); err != nil {
 			return r, fmt.Errorf("tripping the breaker, price %d: %w", i+1, err)
 		}
 	}
-	if err := b.post(ctx, url, nil, header, http.StatusServiceUnavailable); err != nil {
+	if err := post(ctx, b.hc, url, nil, header, http.StatusServiceUnavailable); err != nil {
 		return r, fmt.Errorf("the breaker did not open after %d failures: %w", breakerFailures, err)
 	}
 	lat := make([]time.Duration, breakerAPICalls)
 	failed := 0
 	for i := range lat {
 		t0 := time.Now()
-		if b.post(ctx, url, nil, header, http.StatusServiceUnavailable) != nil {
+		if post(ctx, b.hc, url, nil, header, http.StatusServiceUnavailable) != nil {
 			failed++
 		}
 		lat[i] = time.Since(t0)
@@ -428,7 +429,7 @@ func (b *bench) tokenBurst(ctx context.Context) tokenResult {
 	header := b.appHeader(mfrAuth0)
 	before := b.auth0.Requests()
 	r.Priced, r.Elapsed, r.Errors = burst(r.Burst, func(i int) error {
-		return b.post(ctx, b.priceURL(mfrAuth0, b.burstJobs[i]), nil, header, http.StatusOK)
+		return post(ctx, b.hc, b.priceURL(mfrAuth0, b.burstJobs[i]), nil, header, http.StatusOK)
 	})
 	r.TokenRequests = b.auth0.Requests() - before
 	return r

@@ -10,6 +10,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/callout/callout/internal/storetest"
 )
 
 // runCLI runs the callout command as a process with args and the extra
@@ -92,7 +94,7 @@ func TestMigrateNeedsNoSecrets(t *testing.T) {
 		}
 	})
 	t.Run("postgres", func(t *testing.T) {
-		code, out := runCLI(t, []string{"CALLOUT_DATABASE_URL=" + testSchemaURL(t)}, "migrate")
+		code, out := runCLI(t, []string{"CALLOUT_DATABASE_URL=" + storetest.Schema(t)}, "migrate")
 		if code != 0 || !strings.Contains(out, "callout: postgres schema migrated: applied 00001_init.sql, ") {
 			t.Errorf("migrate: exit %d, %q; want 0 and the migrations applied", code, out)
 		}

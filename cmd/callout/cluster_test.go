@@ -3,14 +3,12 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptrace"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -18,13 +16,14 @@ import (
 
 	"github.com/callout/callout/auth"
 	"github.com/callout/callout/internal/fakemanufacturer"
+	"github.com/callout/callout/internal/storetest"
 )
 
 // cluster starts n Callout processes sharing one PostgreSQL schema of their
 // own. It skips the test when no test database is configured.
 func cluster(t *testing.T, n int, env ...string) []*process {
 	t.Helper()
-	url := testSchemaURL(t)
+	url := storetest.Schema(t)
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	env = append([]string{
@@ -36,38 +35,6 @@ func cluster(t *testing.T, n int, env ...string) []*process {
 		procs[i] = startProcess(t, t.TempDir(), env...)
 	}
 	return procs
-}
-
-// testSchemaURL creates a PostgreSQL schema dropped when the test ends, and
-// returns the URL of the test database with that schema as its search path.
-// It skips the test when no test database is configured.
-func testSchemaURL(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("CALLOUT_TEST_DATABASE_URL")
-	if base == "" {
-		t.Skip("CALLOUT_TEST_DATABASE_URL is not set")
-	}
-	db, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	schema := "cluster_" + strings.ToLower(rand.Text()[:12])
-	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		db, err := sql.Open("pgx", base)
-		if err == nil {
-			_, _ = db.Exec("DROP SCHEMA " + schema + " CASCADE")
-			db.Close()
-		}
-	})
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-	}
-	return base + sep + "search_path=" + schema
 }
 
 // TestClusterSubmitsOnce fires 30 concurrent submits of one job spread over

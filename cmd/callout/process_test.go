@@ -97,12 +97,26 @@ func startProcess(t *testing.T, dataDir string, env ...string) *process {
 		t.Fatal(err)
 	}
 	t.Cleanup(p.kill)
-	lines := bufio.NewScanner(stdout)
+	p.url = "http://" + listenAddress(t, "callout", stdout, "listening ", nil, p.stderr)
+	return p
+}
+
+// listenAddress returns the address that follows prefix on the first line
+// that the child process name prints on stdout starting with it, and copies
+// every line to seen when seen is not nil. It fails the test, with the
+// child's stderr, when the child exits before printing one or does not
+// within 30 seconds.
+func listenAddress(t *testing.T, name string, stdout io.Reader, prefix string, seen io.Writer, stderr *buffertest.Buffer) string {
+	t.Helper()
 	addr := make(chan string, 1)
 	go func() {
+		lines := bufio.NewScanner(stdout)
 		for lines.Scan() {
-			if a, ok := strings.CutPrefix(lines.Text(), "listening "); ok {
-				addr <- a
+			if seen != nil {
+				fmt.Fprintln(seen, lines.Text())
+			}
+			if rest, ok := strings.CutPrefix(lines.Text(), prefix); ok {
+				addr <- strings.Fields(rest)[0]
 			}
 		}
 		close(addr)
@@ -110,13 +124,13 @@ func startProcess(t *testing.T, dataDir string, env ...string) *process {
 	select {
 	case a, ok := <-addr:
 		if !ok {
-			t.Fatalf("callout exited before listening:\n%s", p.stderr)
+			t.Fatalf("%s exited before listening:\n%s", name, stderr)
 		}
-		p.url = "http://" + a
+		return a
 	case <-time.After(30 * time.Second):
-		t.Fatalf("callout did not start:\n%s", p.stderr)
+		t.Fatalf("%s did not start:\n%s", name, stderr)
 	}
-	return p
+	return ""
 }
 
 // kill ends the process at once, as a crash or an OOM kill would.

@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/callout/callout/internal/buffertest"
 )
@@ -169,30 +168,12 @@ func startSampleManufacturer(t *testing.T, dir string) (string, *buffertest.Buff
 	if err != nil {
 		t.Fatal(err)
 	}
+	stderr := &buffertest.Buffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	addr := make(chan string, 1)
 	seen := &buffertest.Buffer{}
-	go func() {
-		lines := bufio.NewScanner(out)
-		for lines.Scan() {
-			fmt.Fprintln(seen, lines.Text())
-			if rest, ok := strings.CutPrefix(lines.Text(), "sample manufacturer listening on http://"); ok {
-				addr <- strings.Fields(rest)[0]
-			}
-		}
-		close(addr)
-	}()
-	select {
-	case a, ok := <-addr:
-		if !ok {
-			t.Fatal("the sample manufacturer exited before listening")
-		}
-		return a, seen
-	case <-time.After(30 * time.Second):
-		t.Fatal("the sample manufacturer did not start")
-	}
-	return "", nil
+	return listenAddress(t, "the sample manufacturer", out, "sample manufacturer listening on http://", seen, stderr), seen
 }

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"github.com/callout/callout"
+	"github.com/callout/callout/internal/hold"
 )
 
 // The credentials Settings returns. The secret holds characters that form
@@ -51,13 +52,11 @@ type Server struct {
 	name     string
 	srv      *httptest.Server
 	requests atomic.Int64
+	gate     hold.Gate
 
 	mu      sync.Mutex
 	last    Request
 	respond Responder
-	arrived chan struct{}
-	release chan struct{}
-	unhold  func()
 }
 
 // New starts a tenant whose tokens are named "<name>-tok-<n>", n counting the
@@ -74,12 +73,7 @@ func New(name string) *Server {
 // Close lets held requests go and shuts the server down. A client that calls
 // the tenant afterwards gets a refused connection.
 func (s *Server) Close() {
-	s.mu.Lock()
-	unhold := s.unhold
-	s.mu.Unlock()
-	if unhold != nil {
-		unhold()
-	}
+	s.gate.Close()
 	s.srv.Close()
 }
 
@@ -110,17 +104,13 @@ func (s *Server) Respond(r Responder) {
 }
 
 // Hold makes the token requests that follow wait, until release or Close is
-// called, before they are answered. arrived receives a value as each one
-// starts waiting (beyond its buffer of 64, arrivals are not told), so that a
-// test waits on events rather than sleeping. Call it at most once.
-func (s *Server) Hold() (arrived <-chan struct{}, release func()) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.arrived, s.release = make(chan struct{}, 64), make(chan struct{})
-	ch := s.release
-	s.unhold = sync.OnceFunc(func() { close(ch) })
-	return s.arrived, s.unhold
-}
+// called (or the caller hangs up), before they are answered. Calling release
+// again does nothing.
+func (s *Server) Hold() (release func()) { return s.gate.Hold() }
+
+// Held returns a channel closed once n token requests are being held at the
+// same time, so that a test waits on events rather than sleeping.
+func (s *Server) Held(n int) <-chan struct{} { return s.gate.Held(n) }
 
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	n := s.requests.Add(1)
@@ -137,19 +127,12 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.last = req
-	respond, arrived, release := s.respond, s.arrived, s.release
+	respond := s.respond
 	s.mu.Unlock()
 
-	if release != nil {
-		select {
-		case arrived <- struct{}{}:
-		default:
-		}
-		select {
-		case <-release:
-		case <-r.Context().Done():
-			return
-		}
+	s.gate.Wait(r.Context())
+	if r.Context().Err() != nil {
+		return
 	}
 	switch {
 	case req.GrantType != "client_credentials":

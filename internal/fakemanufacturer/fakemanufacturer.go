@@ -13,6 +13,8 @@ import (
 	"net/http/httptest"
 	"sync"
 	"sync/atomic"
+
+	"github.com/callout/callout/internal/hold"
 )
 
 // Answer is what a Server answers to one request.
@@ -60,32 +62,22 @@ func WithRecordLimit(n int) Option {
 type Server struct {
 	*httptest.Server
 
-	handler  http.Handler  // when not nil, answers instead of answers
-	limit    int64         // of recorded requests; negative for no limit
-	closing  chan struct{} // closed by Close, to release held answers
-	closed   sync.Once
+	handler  http.Handler // when not nil, answers instead of answers
+	limit    int64        // of recorded requests; negative for no limit
+	gate     hold.Gate
 	requests atomic.Int64
 
 	mu       sync.Mutex
-	answers  []Answer      // given in turn, the last one to every later request
-	turn     int           // requests answered from answers
-	release  chan struct{} // closed to release held answers; nil when not holding
-	held     int           // requests being held
-	waiters  []waiter
+	answers  []Answer // given in turn, the last one to every later request
+	turn     int      // requests answered from answers
 	received []Request
-}
-
-// waiter is a caller of Held.
-type waiter struct {
-	n    int
-	done chan struct{}
 }
 
 // New starts a Server that accepts every request (200 and
 // {"success": true}) until told otherwise. Its caller closes it.
 func New(opts ...Option) *Server {
 	accept := Answer{Status: http.StatusOK, Body: `{"success": true}`}
-	s := &Server{limit: -1, closing: make(chan struct{}), answers: []Answer{accept}}
+	s := &Server{limit: -1, answers: []Answer{accept}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -120,37 +112,11 @@ func (s *Server) Answers(seq ...Answer) {
 // now on, until release is called (or the Server is closed, or the caller
 // hangs up), so that requests pile up on a callout in flight. Calling
 // release again does nothing.
-func (s *Server) Hold() (release func()) {
-	ch := make(chan struct{})
-	s.mu.Lock()
-	s.release = ch
-	s.mu.Unlock()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			close(ch)
-			if s.release == ch {
-				s.release = nil
-			}
-		})
-	}
-}
+func (s *Server) Hold() (release func()) { return s.gate.Hold() }
 
 // Held returns a channel closed once n requests are being held at the same
 // time.
-func (s *Server) Held(n int) <-chan struct{} {
-	done := make(chan struct{})
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.held >= n {
-		close(done)
-	} else {
-		s.waiters = append(s.waiters, waiter{n, done})
-	}
-	return done
-}
+func (s *Server) Held(n int) <-chan struct{} { return s.gate.Held(n) }
 
 // Received returns the requests recorded so far, in the order they were
 // read.
@@ -166,7 +132,7 @@ func (s *Server) Requests() int64 { return s.requests.Load() }
 // Close releases the held answers, then shuts the server down and waits
 // for the requests it is serving.
 func (s *Server) Close() {
-	s.closed.Do(func() { close(s.closing) })
+	s.gate.Close()
 	s.Server.Close()
 }
 
@@ -182,22 +148,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	a := s.answers[min(s.turn, len(s.answers)-1)]
 	s.turn++
-	release := s.release
-	if release != nil {
-		s.held++
-		s.wake()
-	}
 	s.mu.Unlock()
-	if release != nil {
-		select {
-		case <-release:
-		case <-s.closing:
-		case <-r.Context().Done():
-		}
-		s.mu.Lock()
-		s.held--
-		s.mu.Unlock()
-	}
+	s.gate.Wait(r.Context())
 
 	if s.handler != nil {
 		s.handler.ServeHTTP(w, r)
@@ -216,18 +168,4 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(a.Status)
 	}
 	_, _ = io.WriteString(w, a.Body)
-}
-
-// wake closes the channels of the waiters whose count is reached. s.mu is
-// held.
-func (s *Server) wake() {
-	waiting := s.waiters[:0]
-	for _, wt := range s.waiters {
-		if s.held >= wt.n {
-			close(wt.done)
-		} else {
-			waiting = append(waiting, wt)
-		}
-	}
-	s.waiters = waiting
 }
