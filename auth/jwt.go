@@ -84,25 +84,40 @@ func checkRole(role Role, manufacturer string) (field, msg string) {
 // UnmarshalJSON refuses exp, nbf and iat given as strings. RFC 7519 §2 makes
 // them NumericDates, JSON numbers; the library alone would take a string of
 // digits too, and a token that bends the format is not one Callout minted.
+//
+// It reads the token once: the three dates are taken as raw JSON beside the
+// other claims (their fields shadow RegisteredClaims'), then checked and
+// converted.
 func (c *Claims) UnmarshalJSON(b []byte) error {
-	var times struct {
+	type plain Claims // without this method
+	v := struct {
+		*plain
 		Exp json.RawMessage `json:"exp"`
 		Nbf json.RawMessage `json:"nbf"`
 		Iat json.RawMessage `json:"iat"`
-	}
-	if err := json.Unmarshal(b, &times); err != nil {
+	}{plain: (*plain)(c)}
+	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
 	for _, t := range []struct {
 		claim string
 		raw   json.RawMessage
-	}{{"exp", times.Exp}, {"nbf", times.Nbf}, {"iat", times.Iat}} {
-		if len(t.raw) > 0 && t.raw[0] == '"' {
+		dst   **jwt.NumericDate
+	}{{"exp", v.Exp, &c.ExpiresAt}, {"nbf", v.Nbf, &c.NotBefore}, {"iat", v.Iat, &c.IssuedAt}} {
+		switch {
+		case len(t.raw) == 0 || string(t.raw) == "null":
+			*t.dst = nil
+		case t.raw[0] == '"':
 			return &stringDateError{claim: t.claim}
+		default:
+			d := new(jwt.NumericDate)
+			if err := d.UnmarshalJSON(t.raw); err != nil {
+				return err
+			}
+			*t.dst = d
 		}
 	}
-	type plain Claims // without this method
-	return json.Unmarshal(b, (*plain)(c))
+	return nil
 }
 
 // stringDateError is a time claim given as a string.
