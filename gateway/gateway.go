@@ -22,6 +22,7 @@ import (
 	"github.com/callout/callout/auth"
 	"github.com/callout/callout/pricing"
 	"github.com/callout/callout/probe"
+	"github.com/callout/callout/requestid"
 	"github.com/callout/callout/submission"
 )
 
@@ -173,7 +174,7 @@ func New(o Options) *Server {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.JSONSerializer = jsonSerializer{}
-	e.Use(s.requestID, s.observe, s.recover, s.bodyBudget)
+	e.Use(s.observe, s.recover, s.bodyBudget)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
@@ -215,8 +216,19 @@ func New(o Options) *Server {
 // a price or submit that arrived while an identical callout was in flight
 // shares it, however long its own authentication, reads or wait for a
 // callout slot take.
+//
+// It also takes the platform's X-Request-Id, or makes one, puts it on the
+// request's context (and so on every log line and callout) and echoes it:
+// both in the one copy of the request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.echo.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), arrivalKey{}, s.now())))
+	arrived := s.now()
+	id := r.Header.Get(requestid.Header)
+	if !requestid.Valid(id) {
+		id = requestid.New()
+	}
+	w.Header().Set(requestid.Header, id)
+	ctx := requestid.With(context.WithValue(r.Context(), arrivalKey{}, arrived), id)
+	s.echo.ServeHTTP(w, r.WithContext(ctx))
 }
 
 type arrivalKey struct{}

@@ -10,24 +10,9 @@ import (
 
 	"github.com/callout/callout"
 	"github.com/callout/callout/auth"
-	"github.com/callout/callout/requestid"
 )
 
 const claimsKey = "claims"
-
-// requestID takes the platform's X-Request-Id, or makes one, puts it on the
-// request's context (and so on every log line and callout) and echoes it.
-func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		id := c.Request().Header.Get(requestid.Header)
-		if !requestid.Valid(id) {
-			id = requestid.New()
-		}
-		c.SetRequest(c.Request().WithContext(requestid.With(c.Request().Context(), id)))
-		c.Response().Header().Set(requestid.Header, id)
-		return next(c)
-	}
-}
 
 // observe logs each request and records its metrics.
 func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
